@@ -1,0 +1,14 @@
+"""symviz: learn and try symmetry-preserving diffusion via target symmetrization (Orbit Diffusion).
+
+    import symviz as sv
+    G = sv.groups.SO3()
+    res = sv.orbit.orbit_target(x0, xt, alpha, sigma, G, num_samples=64)
+
+Submodules are imported lazily-light: nothing here downloads or computes at import time.
+"""
+
+from symviz import diffusion, groups, losses, metrics, nets, orbit  # noqa: F401
+from symviz.threads import configure_threads  # noqa: F401
+
+__version__ = "0.1.0"
+__all__ = ["groups", "diffusion", "orbit", "losses", "metrics", "nets", "configure_threads", "__version__"]

@@ -1,0 +1,1 @@
+"""Experiment commands (python -m symviz.experiments.NAME)."""

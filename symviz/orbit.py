@@ -1,0 +1,275 @@
+"""The symmetrized (orbit) target of Orbit Diffusion — Eq. (11) of Tong et al. 2025 (arXiv 2502.09890).
+
+For data ``x0``, a noisy ``x_t ~ N(alpha x0, sigma^2 I)`` and a group ``G``, the exact target is the posterior
+mean over the orbit of ``x0``:
+
+    phi*(x0, x_t) = sum_g w(g) g.x0,   w(g) = softmax_g( -||x_t - alpha g.x0||^2 / (2 sigma^2) )   (Eq. 11)
+
+over all of ``G`` (finite groups: an exact sum; compact groups: a Haar integral). The Monte Carlo estimate
+uses ``K`` candidates, slot 0 being the generating element (the identity: ``x_t`` was drawn from ``x0``),
+which makes it exactly unbiased for every K (PAPER.md §3.6), the others i.i.d. Haar (PAPER.md §2.4).
+
+Numerics (DESIGN.md "numerical contract"): log-space weights with max subtraction; ``sigma = 0`` gives the
+limit (weights uniform on the nearest candidates, i.e. the target is x0 for ``x_t = x0``); ``alpha = 0`` gives
+uniform weights; padded candidates (invalid permutations) get logit -inf before the softmax.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from symviz._checks import (
+    check_group_dim,
+    check_mask,
+    check_point_cloud,
+    check_positive_int,
+)
+from symviz.groups import SO2, SO3, Group, Reflection
+
+__all__ = ["OrbitTarget", "orbit_logits", "orbit_weights", "orbit_target", "closed_form_target", "ess"]
+
+
+@dataclass
+class OrbitTarget:
+    """The result of :func:`orbit_target`.
+
+    Attributes:
+        target: ``(..., n, d)`` the self-normalized weighted average ``sum_k w_k g_k.x0``.
+        weights: ``(..., K)`` softmax weights (sum to 1).
+        candidates: ``(..., K, n, d)`` the orbit points ``g_k.x0``.
+        logits: ``(..., K)`` the log weights before normalisation (-inf for masked candidates).
+        ess: ``(...)`` effective sample size ``1 / sum_k w_k^2``, in [1, K].
+        elements: the K group elements used (slot 0 = identity when included).
+    """
+
+    target: torch.Tensor
+    weights: torch.Tensor
+    candidates: torch.Tensor
+    logits: torch.Tensor
+    ess: torch.Tensor
+    elements: object = None
+
+
+def _per_cloud(v, x: torch.Tensor, name: str) -> torch.Tensor:
+    """Turn alpha/sigma (number or ``(...)`` tensor) into a tensor broadcastable to x's leading dims."""
+    t = torch.as_tensor(v, dtype=x.dtype, device=x.device)
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} must be finite; got {v!r}")
+    if t.numel() and (t.min() < 0 or t.max() > 1):
+        raise ValueError(
+            f"{name} must lie in [0, 1] for a variance-preserving kernel; got values in "
+            f"[{float(t.min()):.4g}, {float(t.max()):.4g}]. Get it from VPSchedule.alpha_sigma(t)"
+        )
+    lead = x.dim() - 2
+    if t.dim() > lead:
+        raise ValueError(
+            f"{name} has shape {tuple(t.shape)} but x0 has only {lead} leading batch dim(s) "
+            f"(x0 shape {tuple(x.shape)}); pass a scalar or one value per point cloud"
+        )
+    return t
+
+
+def orbit_logits(
+    candidates: torch.Tensor,
+    xt: torch.Tensor,
+    alpha,
+    sigma,
+    mask: torch.Tensor | None = None,
+    valid: torch.Tensor | None = None,
+    temperature: float = 1.0,
+) -> torch.Tensor:
+    """Log weights ``-||x_t - alpha c_k||^2 / (2 sigma^2 tau)`` of candidates ``c_k`` (Eq. 11's softmax argument).
+
+    Shifted by the per-cloud minimum distance (softmax is shift-invariant), which keeps them finite for tiny
+    sigma. At ``sigma = 0`` returns the limit: 0 on the nearest candidates (ties within float tolerance) and
+    -inf elsewhere.
+
+    Args:
+        candidates: ``(..., K, n, d)``. xt: ``(..., n, d)``. alpha, sigma: scalars or ``(...)``.
+        mask: ``(..., n)`` real points. valid: ``(..., K)`` valid candidates (others get -inf).
+        temperature: tau; 1 is the exact posterior (PAPER.md §6.5 P3 — the reference code's 0.4/(1-t)
+            temperature is not the default).
+    Returns:
+        ``(..., K)`` logits.
+    """
+    a = alpha.reshape(*alpha.shape, 1, 1, 1)
+    s2 = (sigma**2).reshape(*sigma.shape, 1)
+    diff = xt.unsqueeze(-3) - a * candidates
+    sq = diff.pow(2).sum(-1)  # (..., K, n)
+    if mask is not None:
+        sq = sq * mask.unsqueeze(-2).to(sq.dtype)
+    d2 = sq.sum(-1)  # (..., K)
+    if valid is not None:
+        d2 = torch.where(valid, d2, torch.full_like(d2, float("inf")))
+    d2 = d2 - d2.amin(-1, keepdim=True)
+    tiny = torch.finfo(d2.dtype).tiny
+    zero = s2 <= tiny * 1e6
+    smooth = -d2 / (2 * s2.clamp_min(tiny * 1e6) * temperature)
+    cand_sq = candidates.pow(2).sum((-1, -2)).amax(-1, keepdim=True)  # (..., 1)
+    scale = xt.pow(2).sum((-1, -2)).unsqueeze(-1) + alpha.reshape(*alpha.shape, 1) ** 2 * cand_sq
+    tol = 64 * torch.finfo(d2.dtype).eps * (1 + scale)
+    limit = torch.where(d2 <= tol, torch.zeros_like(d2), torch.full_like(d2, float("-inf")))
+    out = torch.where(zero, limit, smooth)
+    if valid is not None:
+        out = torch.where(valid, out, torch.full_like(out, float("-inf")))
+    return out
+
+
+def orbit_weights(logits: torch.Tensor) -> torch.Tensor:
+    """Softmax over the last axis, max-subtracted (log-sum-exp stable)."""
+    return torch.softmax(logits, dim=-1)
+
+
+def ess(weights: torch.Tensor) -> torch.Tensor:
+    """Effective sample size ``1 / sum_k w_k^2`` of normalized weights ``(..., K)``."""
+    return 1.0 / weights.pow(2).sum(-1)
+
+
+def _candidate_elements(group: Group, num_samples, include_identity, generator, dtype, device):
+    if num_samples is None:
+        if not group.is_finite:
+            raise ValueError(
+                f"num_samples=None asks for the exact sum over the group, but {group!r} is continuous; pass "
+                f"num_samples=K for a Monte Carlo estimate or use closed_form_target"
+            )
+        return group.elements(dtype=dtype, device=device)
+    k = check_positive_int(num_samples, "num_samples")
+    if not include_identity:
+        return group.sample(k, generator=generator, dtype=dtype, device=device)
+    e = group.identity(1, dtype=dtype, device=device)
+    if k == 1:
+        return e
+    return group.cat([e, group.sample(k - 1, generator=generator, dtype=dtype, device=device)])
+
+
+def orbit_target(
+    x0,
+    xt,
+    alpha,
+    sigma,
+    group: Group,
+    num_samples: int | None = 64,
+    include_identity: bool = True,
+    generator: torch.Generator | None = None,
+    mask: torch.Tensor | None = None,
+    temperature: float = 1.0,
+    elements=None,
+) -> OrbitTarget:
+    """The symmetrized target of Eq. (11): the posterior mean of ``g.x0`` given ``x_t`` over the orbit of x0.
+
+    Args:
+        x0: ``(..., n, d)`` the clean sample that generated ``xt`` (centred for rotation groups).
+        xt: ``(..., n, d)`` the noisy sample.
+        alpha, sigma: kernel scales, scalars or ``(...)``, in [0, 1].
+        group: a :class:`symviz.groups.Group` acting on ``R^d`` (or on the ``n`` points).
+        num_samples: K, the number of candidates (default 64), *including* the identity when
+            ``include_identity``; ``None`` = exact sum over a finite group.
+        include_identity: put the generating element in slot 0 (default True: unbiased, PAPER.md §3.6).
+        generator: torch.Generator for the Haar draws.
+        mask: ``(..., n)`` bool, True = real point; padded points do not enter the weights and are 0 in the target.
+        temperature: tau (default 1, the exact posterior).
+        elements: optional explicit group elements to use as candidates (overrides sampling).
+    Returns:
+        :class:`OrbitTarget`.
+    """
+    x0 = check_point_cloud(x0, "x0")
+    xt = check_point_cloud(xt, "xt")
+    if xt.shape[-2:] != x0.shape[-2:]:
+        raise ValueError(
+            f"xt must have the same (n, d) as x0; got x0 {tuple(x0.shape)} and xt {tuple(xt.shape)}"
+        )
+    check_group_dim(group, x0, "x0")
+    xt = xt.to(x0.dtype)
+    mask = check_mask(mask, x0)
+    a = _per_cloud(alpha, x0, "alpha")
+    s = _per_cloud(sigma, x0, "sigma")
+    if not (isinstance(temperature, (int, float)) and temperature > 0):
+        raise ValueError(f"temperature must be a positive number; got {temperature!r}")
+    if elements is None:
+        elements = _candidate_elements(group, num_samples, include_identity, generator, x0.dtype, x0.device)
+    cands = group.act(elements, x0.unsqueeze(-3))  # (..., K, n, d)
+    lead = torch.broadcast_shapes(cands.shape[:-3], xt.shape[:-2], a.shape, s.shape)
+    cands = cands.expand(*lead, *cands.shape[-3:])
+    valid = group.element_mask(elements)
+    if valid is not None:
+        valid = valid.expand(*lead, cands.shape[-3])
+    logits = orbit_logits(cands, xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead), mask, valid,
+                          temperature)
+    w = orbit_weights(logits)
+    target = torch.einsum("...k,...knd->...nd", w, cands)
+    if mask is not None:
+        target = target * mask.unsqueeze(-1).to(target.dtype)
+    return OrbitTarget(target=target, weights=w, candidates=cands, logits=logits, ess=ess(w), elements=elements)
+
+
+# ----------------------------------------------------------------------------------------------
+# Closed forms (PAPER.md §2.3)
+# ----------------------------------------------------------------------------------------------
+
+
+def _bessel_ratio(kappa: torch.Tensor) -> torch.Tensor:
+    """``I1(k) / I0(k)`` via the exponentially scaled ``i1e / i0e`` (stable for large kappa)."""
+    return torch.special.i1e(kappa) / torch.special.i0e(kappa)
+
+
+def langevin(kappa: torch.Tensor) -> torch.Tensor:
+    """The Langevin function ``coth(k) - 1/k`` (series ``k/3 - k^3/45`` near 0, 1 at infinity)."""
+    small = kappa.abs() < 1e-3
+    kk = torch.where(small, torch.ones_like(kappa), kappa)
+    big = 1.0 / torch.tanh(kk) - 1.0 / kk
+    return torch.where(small, kappa / 3 - kappa**3 / 45, big)
+
+
+def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
+    """The exact orbit target (Eq. 11) in closed form, ``(..., n, d)``.
+
+    Supported (PAPER.md §2.3, derivations there):
+
+    - ``Reflection(d)`` on any cloud: ``phi* = x0 tanh(alpha <x0, x_t> / sigma^2)`` (inner product over all
+      points and coordinates).
+    - ``SO2()`` on a 2D cloud (one point or many): the posterior over the angle is von Mises with
+      ``kappa = alpha A / sigma^2``, where ``A cos(theta - phi) = sum_i <x_t,i, R_theta x0,i>``; then
+      ``phi* = I1(kappa)/I0(kappa) R_phi x0``. For one point at radius rho this is
+      ``rho I1(kappa)/I0(kappa) x_t/|x_t|`` with ``kappa = alpha rho |x_t| / sigma^2``.
+    - ``SO3()`` on one point: ``phi* = rho (coth kappa - 1/kappa) x_t/|x_t|`` (Langevin), same kappa.
+    ``sigma = 0`` gives the limit (the nearest orbit point, weighted equally on ties).
+    """
+    x0 = check_point_cloud(x0, "x0")
+    xt = check_point_cloud(xt, "xt").to(x0.dtype)
+    check_group_dim(group, x0, "x0")
+    if xt.shape[-2:] != x0.shape[-2:]:
+        raise ValueError(f"xt must have the same (n, d) as x0; got {tuple(x0.shape)} and {tuple(xt.shape)}")
+    a = _per_cloud(alpha, x0, "alpha")
+    s = _per_cloud(sigma, x0, "sigma")
+    a4, s4 = a.reshape(*a.shape, 1, 1), s.reshape(*s.shape, 1, 1)
+    tiny = torch.finfo(x0.dtype).tiny
+    s2 = (s4**2).clamp_min(tiny * 1e6)
+    inf = torch.tensor(float("inf"), dtype=x0.dtype)
+    if isinstance(group, Reflection):
+        ip = (x0 * xt).sum((-1, -2), keepdim=True)
+        arg = torch.where(s4**2 <= tiny * 1e6, torch.sign(a4 * ip) * inf, a4 * ip / s2)
+        return x0 * torch.tanh(arg)
+    if isinstance(group, SO2):
+        j = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=x0.dtype)
+        c = (xt * x0).sum((-1, -2))  # coefficient of cos(theta)
+        d = (xt * (x0 @ j.T)).sum((-1, -2))  # coefficient of sin(theta)
+        amp = torch.sqrt(c**2 + d**2)
+        phi = torch.atan2(d, c)
+        kappa = torch.where(s**2 <= tiny * 1e6, inf, a * amp / (s**2).clamp_min(tiny * 1e6))
+        r = torch.where(torch.isinf(kappa), torch.ones_like(kappa), _bessel_ratio(kappa.clamp_max(1e30)))
+        rot = torch.stack([torch.stack([phi.cos(), -phi.sin()], -1), torch.stack([phi.sin(), phi.cos()], -1)], -2)
+        return r.reshape(*r.shape, 1, 1) * (x0 @ rot.transpose(-1, -2))
+    if isinstance(group, SO3):
+        if x0.shape[-2] != 1:
+            raise ValueError("the SO(3) closed form covers one point (n = 1); use orbit_target for clouds")
+        rho = x0.norm(dim=-1, keepdim=True)
+        rt = xt.norm(dim=-1, keepdim=True)
+        kappa = torch.where(s4**2 <= tiny * 1e6, inf, a4 * rho * rt / s2)
+        lv = torch.where(torch.isinf(kappa), torch.ones_like(kappa), langevin(kappa.clamp_max(1e30)))
+        return rho * lv * xt / rt.clamp_min(tiny)
+    raise TypeError(
+        f"no closed form for {group!r}; supported: Reflection, SO2 (any 2D cloud), SO3 (one point). "
+        f"Use orbit_target (exact for finite groups with num_samples=None)"
+    )

@@ -1,0 +1,1 @@
+"""Static plotting helpers and the 3D molecule viewer."""
