@@ -1,0 +1,229 @@
+"""The training loop (seeded, progress bar, loss history, atomic checkpoints) and its command line.
+
+    history = sv.train.fit(net, loss_fn, data, steps=2000, batch_size=256, seed=0)
+
+Command line (2D toys; the molecule and 1D experiments have their own commands in ``symviz.experiments``):
+
+    python -m symviz.train --data blob --group SO2 --mode orbit --net mlp --steps 3000 --out runs/blob.pt
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from symviz._checks import check_mask, check_point_cloud, check_positive_int
+from symviz.threads import configure_threads
+
+__all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "main"]
+
+
+@dataclass
+class History:
+    """Loss history: ``step[i]`` and the mean training ``loss[i]`` over the last ``log_every`` steps."""
+
+    step: list[int] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {"step": list(self.step), "loss": list(self.loss), "seconds": float(self.seconds)}
+
+
+def fit(
+    net: torch.nn.Module,
+    loss_fn,
+    data,
+    steps: int = 1000,
+    batch_size: int = 256,
+    lr: float = 1e-3,
+    seed: int = 0,
+    mask=None,
+    progress: bool = True,
+    log_every: int = 10,
+    callback: Callable[[int, float], None] | None = None,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler=None,
+    grad_clip: float | None = None,
+    checkpoint_path: str | os.PathLike | None = None,
+    checkpoint_every: int | None = None,
+    num_threads: int | None = None,
+) -> History:
+    """Train ``net`` on ``loss_fn(net, x0).mean()`` with Adam; returns the :class:`History`.
+
+    Args:
+        net: a module ``net(x_t, t) -> x0_hat`` (or eps). loss_fn: a :class:`symviz.losses.DenoisingLoss`.
+        data: ``(N, n, d)`` training clouds; batches of ``batch_size`` are drawn with replacement.
+        mask: optional ``(N, n)`` padding mask for ``data``.
+        seed: seeds the batch draws, the noise and the group samples (one ``torch.Generator``).
+        callback: called as ``callback(step, loss)`` every ``log_every`` steps (the live plot uses it).
+        checkpoint_path / checkpoint_every: atomic checkpoint writes during training and at the end.
+        num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
+    """
+    data = check_point_cloud(data, "data")
+    if data.dim() != 3:
+        raise ValueError(f"data must be a dataset of point clouds (N, n, d); got shape {tuple(data.shape)}")
+    mask = check_mask(mask, data)
+    steps = check_positive_int(steps, "steps")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    log_every = check_positive_int(log_every, "log_every")
+    configure_threads(num_threads)
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
+    hist = History()
+    it = range(1, steps + 1)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(it, desc=f"{getattr(loss_fn, 'mode', 'train')}", leave=False)
+        it = bar
+    start, acc, cnt = time.perf_counter(), 0.0, 0
+    for step in it:
+        idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen)
+        loss = loss_fn(net, data[idx], generator=gen, mask=None if mask is None else mask[idx]).mean()
+        if not torch.isfinite(loss):
+            raise FloatingPointError(
+                f"non-finite loss at step {step}; lower the learning rate or check the data and weighting"
+            )
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), grad_clip)
+        opt.step()
+        if scheduler is not None:
+            scheduler.step()
+        acc += float(loss)
+        cnt += 1
+        if step % log_every == 0 or step == steps:
+            hist.step.append(step)
+            hist.loss.append(acc / cnt)
+            if bar is not None:
+                bar.set_postfix(loss=f"{acc / cnt:.4g}")
+            if callback is not None:
+                callback(step, acc / cnt)
+            acc, cnt = 0.0, 0
+        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0:
+            save_checkpoint(checkpoint_path, net, opt, step=step, history=hist)
+    hist.seconds = time.perf_counter() - start
+    if checkpoint_path:
+        save_checkpoint(checkpoint_path, net, opt, step=steps, history=hist)
+    return hist
+
+
+def save_checkpoint(path, net: torch.nn.Module, optimizer=None, step: int = 0, history: History | None = None,
+                    meta: dict | None = None) -> Path:
+    """Write ``{model, optimizer, step, history, meta}`` atomically (temp file + ``os.replace``).
+
+    An interrupted write never leaves a half-written checkpoint at ``path``. ``meta`` must hold only plain
+    Python values (str, int, float, bool, lists, dicts) so that ``torch.load(weights_only=True)`` can read it.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {
+        "model": net.state_dict(),
+        "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "step": int(step),
+        "history": history.as_dict() if history is not None else None,
+        "meta": meta or {},
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            torch.save(state, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def load_checkpoint(path, net: torch.nn.Module | None = None, optimizer=None) -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)``; load it into ``net``/``optimizer`` if given."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no checkpoint at {path}; train one first (python -m symviz.train --help) or fix the path"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # pickle/zip errors differ across torch versions
+        raise ValueError(
+            f"{path} is not a readable symviz checkpoint (truncated or corrupt?): {err}. Delete it and retrain"
+        ) from err
+    if not isinstance(state, dict) or "model" not in state:
+        raise ValueError(f"{path} is not a symviz checkpoint (no 'model' entry)")
+    if net is not None:
+        net.load_state_dict(state["model"])
+    if optimizer is not None and state.get("optimizer") is not None:
+        optimizer.load_state_dict(state["optimizer"])
+    return state
+
+
+# ----------------------------------------------------------------------------------------------
+# Command line
+# ----------------------------------------------------------------------------------------------
+
+
+def _build(args):
+    import symviz as sv
+    from symviz.data import toys
+
+    groups = {"SO2": sv.groups.SO2, "O2": sv.groups.O2, "C6": lambda: sv.groups.Cyclic(6),
+              "SO3": sv.groups.SO3, "none": lambda: None}
+    group = groups[args.group]()
+    if args.data == "blob":
+        data = toys.blob_2d(args.num_data, generator=torch.Generator().manual_seed(args.seed))
+    else:
+        data = toys.cloud_dataset(args.num_data)
+    n, d = data.shape[-2:]
+    nets = {
+        "mlp": lambda: sv.nets.TimeMLP(n, d, hidden=args.hidden),
+        "radial": lambda: sv.nets.RadialNet(hidden=args.hidden),
+        "egnn": lambda: sv.nets.EGNN(hidden=args.hidden),
+    }
+    net = nets[args.net]()
+    loss_fn = sv.losses.DenoisingLoss(sv.diffusion.VPSchedule(args.schedule), mode=args.mode, group=group,
+                                      num_samples=args.num_samples)
+    return net, loss_fn, data
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m symviz.train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", choices=["blob", "cloud"], default="blob")
+    p.add_argument("--group", choices=["SO2", "O2", "C6", "SO3", "none"], default="SO2")
+    p.add_argument("--mode", choices=["plain", "augment", "orbit"], default="orbit")
+    p.add_argument("--net", choices=["mlp", "radial", "egnn"], default="mlp")
+    p.add_argument("--schedule", choices=["cosine", "linear", "toy1d"], default="cosine")
+    p.add_argument("--num-samples", type=int, default=64, help="K, identity included")
+    p.add_argument("--num-data", type=int, default=2048)
+    p.add_argument("--hidden", type=int, default=128)
+    p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="checkpoint path (written atomically)")
+    args = p.parse_args(argv)
+    if args.mode != "plain" and args.group == "none":
+        p.error("--mode augment/orbit needs a --group")
+    net, loss_fn, data = _build(args)
+    hist = fit(net, loss_fn, data, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
+               checkpoint_path=args.out)
+    save_checkpoint(args.out, net, step=args.steps, history=hist, meta={k: str(v) for k, v in vars(args).items()})
+    print(f"trained {args.steps} steps in {hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
