@@ -101,7 +101,7 @@ def fit(
         opt.step()
         if scheduler is not None:
             scheduler.step()
-        acc += float(loss)
+        acc += loss.detach().item()
         cnt += 1
         if step % log_every == 0 or step == steps:
             hist.step.append(step)
