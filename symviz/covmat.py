@@ -6,8 +6,8 @@ symmetry-aware RMSD after optimal alignment (RDKit ``rdMolAlign.GetBestRMS`` on 
     COV-R(δ) = 1/|S_r| · |{r : min_g RMSD(g, r) < δ}|      MAT-R = 1/|S_r| · Σ_r min_g RMSD(g, r)
     COV-P(δ) = 1/|S_g| · |{g : min_r RMSD(g, r) < δ}|      MAT-P = 1/|S_g| · Σ_g min_r RMSD(g, r)
 
-(GeoDiff Eq. 10-11; TD App. G.3.) Thresholds are **strict** ``<`` as in TD and ET-Flow. Scores are computed per
-molecule, then averaged (mean and median) over molecules. A molecule with no generated conformers counts as
+(GeoDiff Eq. 10-11; TD App. G.3.) Thresholds are **strict** ``<`` as in TD and ET-Flow. Scores are computed
+per molecule, then averaged (mean and median) over molecules. A molecule with no generated conformers counts as
 COV 0 and is left out of the MAT averages (NaN-mean), as in TD.
 
 :func:`cov_mat_from_rmsd` is the pure function on a precomputed RMSD matrix D[r, g] = RMSD(g, r) of shape
@@ -159,7 +159,8 @@ def coverage_matching(
     if rmsd_matrices is None:
         if len(generated) != len(references):
             raise ValueError(
-                f"generated/references: need one item per molecule, got {len(generated)} and {len(references)}"
+                f"generated/references: need one item per molecule, got {len(generated)} "
+                f"and {len(references)}"
             )
         it = zip(generated, references)
         if progress:

@@ -69,7 +69,8 @@ def atom_onehot(z) -> torch.Tensor:
     idx = torch.where(bad, torch.full_like(z, -1), table[z.clamp(0, max(ATOM_TYPES))])
     if (idx < 0).any():
         raise ValueError(
-            f"z: only elements {ATOM_SYMBOLS} (Z={ATOM_TYPES}) are supported, got Z={sorted(set(z[idx < 0].tolist()))}"
+            f"z: only elements {ATOM_SYMBOLS} (Z={ATOM_TYPES}) are supported, "
+            f"got Z={sorted(set(z[idx < 0].tolist()))}"
         )
     return torch.nn.functional.one_hot(idx, len(ATOM_TYPES)).float()
 

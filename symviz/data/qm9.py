@@ -97,7 +97,7 @@ def _record_from_row(row: dict) -> QM9Record:
 def iter_qm9_records(
     paths: Iterable[Path] | None = None, *, skipped: Counter | None = None
 ) -> Iterator[QM9Record]:
-    """Yield :class:`QM9Record` for every CSV row; rows that do not parse are counted in ``skipped['bad_row']``."""
+    """Yield :class:`QM9Record` per CSV row; unparsable rows are counted in ``skipped['bad_row']``."""
     csv.field_size_limit(1 << 30)
     for path in paths if paths is not None else qm9_csv_paths():
         with open(path, newline="") as fh:
@@ -110,7 +110,7 @@ def iter_qm9_records(
 
 
 def read_qm9_records(indices: Iterable[int] | None = None, paths=None) -> dict[int, QM9Record]:
-    """Read records into ``{qm9_index: record}``; restricted to ``indices`` when given (takes ~10 s for all)."""
+    """Read records into ``{qm9_index: record}``, restricted to ``indices`` if given (~20 s for all)."""
     wanted = None if indices is None else set(int(i) for i in indices)
     out = {}
     for rec in iter_qm9_records(paths):
