@@ -7,8 +7,8 @@ symmetry-aware RMSD after optimal alignment (RDKit ``rdMolAlign.GetBestRMS`` on 
     COV-P(δ) = 1/|S_g| · |{g : min_r RMSD(g, r) < δ}|      MAT-P = 1/|S_g| · Σ_g min_r RMSD(g, r)
 
 (GeoDiff Eq. 10-11; TD App. G.3.) Thresholds are **strict** ``<`` as in TD and ET-Flow. Scores are computed
-per molecule, then averaged (mean and median) over molecules. A molecule with no generated conformers counts as
-COV 0 and is left out of the MAT averages (NaN-mean), as in TD.
+per molecule, then averaged (mean and median) over molecules. A molecule with no generated conformers counts
+as COV 0 and is left out of the MAT averages (NaN-mean), as in TD.
 
 :func:`cov_mat_from_rmsd` is the pure function on a precomputed RMSD matrix D[r, g] = RMSD(g, r) of shape
 (K, G); :func:`coverage_matching` computes the matrices with RDKit and aggregates.

@@ -129,7 +129,7 @@ def sha256_file(path) -> str:
 
 
 def write_ensembles_npz(path, ensembles, splits, meta: dict) -> str:
-    """Write ensembles (dicts or :class:`MoleculeEnsemble`) atomically plus ``<stem>.sha256``; returns the hash.
+    """Write ensembles (dicts or MoleculeEnsemble) atomically plus ``<stem>.sha256``; returns the hash.
 
     Each item needs ``smiles``, ``z`` (N,), ``pos`` (K, N, 3), ``weights`` (K,), ``energies`` (K,); optional
     ``lowest_energy_hartree`` and ``qm9_index``/``source_index``.
