@@ -111,13 +111,23 @@ class Group:
         """Bool mask ``(..., k)`` of valid elements, or None when all are valid (padding, see Permutations)."""
         return None
 
+    elem_ndim: int = 0  # number of trailing axes of one element: 2 for matrices, 1 for permutations
+
     def sample_like(self, lead_shape, generator=None, dtype=None, device=None):
         """One Haar element per point cloud: leading shape ``lead_shape`` (data augmentation, q^G of Eq. 1)."""
-        num = int(torch.Size(lead_shape).numel())
-        return self._reshape_k(self.sample(num, generator=generator, dtype=dtype, device=device), lead_shape)
+        return self.select(self.sample_per_cloud(lead_shape, 1, generator=generator, dtype=dtype, device=device), 0)
 
-    def _reshape_k(self, g, lead_shape):
-        raise NotImplementedError
+    def sample_per_cloud(self, lead_shape, k: int, generator=None, dtype=None, device=None):
+        """``k`` independent elements for each cloud: shape ``lead_shape + (k,) + element_shape``."""
+        lead_shape = tuple(lead_shape)
+        num = int(torch.Size(lead_shape).numel()) * k
+        g = self.sample(num, generator=generator, dtype=dtype, device=device)
+        return g.reshape(*lead_shape, k, *g.shape[g.dim() - self.elem_ndim :])
+
+    def identity_per_cloud(self, lead_shape, k: int = 1, dtype=None, device=None):
+        """``k`` identities per cloud: shape ``lead_shape + (k,) + element_shape``."""
+        e = self.identity(k, dtype=dtype, device=device)
+        return e.expand(*tuple(lead_shape), *e.shape[e.dim() - self.elem_ndim - 1 :])
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -130,6 +140,8 @@ class Group:
 
 class MatrixGroup(Group):
     """A group of orthogonal ``d x d`` matrices acting by ``x -> x R^T``. Elements are ``(k, d, d)``."""
+
+    elem_ndim = 2
 
     def __init__(self, dim: int):
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 1:
@@ -155,8 +167,6 @@ class MatrixGroup(Group):
     def select(self, g, j: int):
         return g[..., j, :, :]
 
-    def _reshape_k(self, g, lead_shape):
-        return g.reshape(*lead_shape, self.dim, self.dim)
 
     def matrix(self, g) -> torch.Tensor:
         """The representation matrices ``rho(g)`` (identity map for matrix groups)."""
@@ -346,6 +356,7 @@ class Permutations(Group):
     """
 
     is_finite = True
+    elem_ndim = 1
 
     def __init__(self, perms):
         p = torch.as_tensor(perms)
@@ -428,19 +439,26 @@ class Permutations(Group):
     def select(self, g, j: int):
         return g[..., j, :]
 
-    def sample_like(self, lead_shape, generator=None, dtype=None, device=None):
-        lead_shape = tuple(lead_shape)
-        if not self.batched:
-            return super().sample_like(lead_shape, generator=generator, dtype=dtype, device=device)
-        if lead_shape[-1:] != self.batch_shape:
+    def _check_lead(self, lead_shape):
+        if tuple(lead_shape)[-1:] != self.batch_shape:
             raise ValueError(
                 f"this batched Permutations group holds {self.batch_shape[0]} per-cloud groups but the data "
-                f"has leading shape {lead_shape}"
+                f"has leading shape {tuple(lead_shape)}"
             )
-        return self.select(self.sample(1, generator=generator, device=device), 0)
 
-    def _reshape_k(self, g, lead_shape):
-        return g.reshape(*lead_shape, self.num_points)
+    def sample_per_cloud(self, lead_shape, k, generator=None, dtype=None, device=None):
+        if not self.batched:
+            return super().sample_per_cloud(lead_shape, k, generator=generator, dtype=dtype, device=device)
+        self._check_lead(lead_shape)
+        g = self.sample(int(torch.Size(tuple(lead_shape)[:-1]).numel()) * k, generator=generator, device=device)
+        g = g.reshape(self.batch_shape[0], -1, k, self.num_points).movedim(1, 0)
+        return g.reshape(*lead_shape, k, self.num_points)
+
+    def identity_per_cloud(self, lead_shape, k=1, dtype=None, device=None):
+        if self.batched:
+            self._check_lead(lead_shape)
+        e = torch.arange(self.num_points, device=device)
+        return e.expand(*tuple(lead_shape), k, self.num_points)
 
     def is_closed(self) -> bool:
         """Check closure under composition by brute force (every batch entry)."""
@@ -516,8 +534,11 @@ class Product(Group):
     def select(self, g, j):
         return tuple(f.select(a, j) for f, a in zip(self.factors, g))
 
-    def sample_like(self, lead_shape, generator=None, dtype=None, device=None):
-        return self._both("sample_like", lead_shape, generator=generator, dtype=dtype, device=device)
+    def sample_per_cloud(self, lead_shape, k, generator=None, dtype=None, device=None):
+        return self._both("sample_per_cloud", lead_shape, k, generator=generator, dtype=dtype, device=device)
+
+    def identity_per_cloud(self, lead_shape, k=1, dtype=None, device=None):
+        return self._both("identity_per_cloud", lead_shape, k, dtype=dtype, device=device)
 
     def element_mask(self, g):
         masks = [m for f, a in zip(self.factors, g) if (m := f.element_mask(a)) is not None]

@@ -127,7 +127,9 @@ def ess(weights: torch.Tensor) -> torch.Tensor:
     return 1.0 / weights.pow(2).sum(-1)
 
 
-def _candidate_elements(group: Group, num_samples, include_identity, generator, dtype, device):
+def _candidate_elements(group: Group, lead, num_samples, include_identity, generator, dtype, device):
+    """Candidates per cloud, ``lead + (K,) + element_shape``: identity in slot 0, then i.i.d. Haar draws
+    (independent across clouds); or all elements of a finite group (shared) when ``num_samples`` is None."""
     if num_samples is None:
         if not group.is_finite:
             raise ValueError(
@@ -137,11 +139,12 @@ def _candidate_elements(group: Group, num_samples, include_identity, generator, 
         return group.elements(dtype=dtype, device=device)
     k = check_positive_int(num_samples, "num_samples")
     if not include_identity:
-        return group.sample(k, generator=generator, dtype=dtype, device=device)
-    e = group.identity(1, dtype=dtype, device=device)
+        return group.sample_per_cloud(lead, k, generator=generator, dtype=dtype, device=device)
+    e = group.identity_per_cloud(lead, 1, dtype=dtype, device=device)
     if k == 1:
         return e
-    return group.cat([e, group.sample(k - 1, generator=generator, dtype=dtype, device=device)])
+    draws = group.sample_per_cloud(lead, k - 1, generator=generator, dtype=dtype, device=device)
+    return group.cat([e, draws])
 
 
 def orbit_target(
@@ -167,7 +170,7 @@ def orbit_target(
         num_samples: K, the number of candidates (default 64), *including* the identity when
             ``include_identity``; ``None`` = exact sum over a finite group.
         include_identity: put the generating element in slot 0 (default True: unbiased, PAPER.md §3.6).
-        generator: torch.Generator for the Haar draws.
+        generator: torch.Generator for the Haar draws (drawn independently for every cloud in the batch).
         mask: ``(..., n)`` bool, True = real point; padded points do not enter the weights and are 0 in the target.
         temperature: tau (default 1, the exact posterior).
         elements: optional explicit group elements to use as candidates (overrides sampling).
@@ -188,7 +191,8 @@ def orbit_target(
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number; got {temperature!r}")
     if elements is None:
-        elements = _candidate_elements(group, num_samples, include_identity, generator, x0.dtype, x0.device)
+        lead = torch.broadcast_shapes(x0.shape[:-2], xt.shape[:-2], a.shape, s.shape)
+        elements = _candidate_elements(group, lead, num_samples, include_identity, generator, x0.dtype, x0.device)
     cands = group.act(elements, x0.unsqueeze(-3))  # (..., K, n, d)
     lead = torch.broadcast_shapes(cands.shape[:-3], xt.shape[:-2], a.shape, s.shape)
     cands = cands.expand(*lead, *cands.shape[-3:])
