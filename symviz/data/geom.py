@@ -10,8 +10,9 @@ and refuses otherwise. Convert trusted GEOM data once with :func:`geom_to_npz` i
 array format (:mod:`symviz.data.ensembles`), which everything else reads.
 
 Rules followed: paths come from the summary's ``pickle_path`` (never rebuilt from SMILES); conformers are
-sorted by ``boltzmannweight`` (GEOM does not sort them) and the top ``top_k`` kept; conformers that reacted during
-CREST are dropped with TD's rule (canonical non-isomeric SMILES of the H-stripped conformer ≠ that of the key
+sorted by ``boltzmannweight`` (GEOM does not sort them) and the top ``top_k`` kept; conformers that reacted
+during CREST are dropped with TD's rule (canonical non-isomeric SMILES of the H-stripped conformer ≠ that of
+the key
 SMILES); ``split.npy`` indexes the **sorted** list of ``<partition>/*.pickle`` paths.
 """
 
@@ -241,7 +242,7 @@ class TorsionalDiffusionSplit:
         self.indices = {n: np.asarray(a, dtype=np.int64) for n, a in zip(self.NAMES, arr)}
 
     def paths(self, sorted_paths, name: str) -> list:
-        """Select ``name``'s entries from a list of paths, sorted first (as TD; ET-Flow's bug did not sort)."""
+        """Select ``name``'s entries from a list of paths, sorted first (as TD does)."""
         if name not in self.NAMES:
             raise ValueError(f"name: expected one of {self.NAMES}, got {name!r}")
         lst = sorted(sorted_paths, key=lambda p: str(p))
