@@ -1,0 +1,412 @@
+"""The paper's 1D reflection toy, end to end (PAPER.md §5.1, Table 1 of Tong et al. 2025, arXiv 2502.09890).
+
+    python -m symviz.experiments.toy1d                   # full table: 3 variants x seeds 0 1 2 x 100k steps
+    python -m symviz.experiments.toy1d --quick           # the same code path with 3000 steps (a smoke run)
+
+Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
+
+- data: 200 copies of ``x0 = 1``; group ``Z2 = {x -> +-x}``; target law ``(delta_-1 + delta_+1) / 2``;
+- schedule: discrete ``t in {0..99}``, ``sigma = linspace(0.01, 0.999, 100)``, ``alpha = sqrt(1 - sigma^2)``;
+- "EquiNet": ``sv.nets.OddNet(1, 1, hidden=(10, 5), act=nn.Tanh)`` fed the raw ``t / 100``;
+- loss: ``mean_batch (D - target)^2 alpha_t^2 / sigma_t^2``, full batch 200, Adam 1e-3, StepLR(8000, 0.8);
+- variants: ``equinet`` (target x0 = 1), ``aug`` (x0 redrawn from {+-1} each step), ``orbdiff`` (x0 = 1, the
+  exact 2-element orbit target ``x0 tanh(alpha x0 x_t / sigma^2)``, Eq. 11, via ``sv.orbit.orbit_target``);
+- validation every 500 steps: DDIM (PAPER.md §4) from 1000 fixed ``|N(0,1)|`` starts, error ``mean |x - 1|``
+  over outputs > 0; the best checkpoint is kept;
+- evaluation of the best checkpoint: 100k DDIM samples (50k from ``+|N(0,1)|``, 50k from ``-|N(0,1)|``,
+  seed 42); MAD ``= mean |x - sign(x)|`` (the paper calls it "RMSD") and W2 to exactly 50k -1 and 50k +1;
+  mean +- std (ddof 0) over seeds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+import symviz as sv
+from symviz._checks import check_positive_int
+
+__all__ = [
+    "VARIANTS",
+    "LABELS",
+    "PAPER_TABLE1",
+    "LOSS_FLOOR",
+    "schedule",
+    "make_net",
+    "orbit_target_1d",
+    "tanh_target",
+    "loss_floor",
+    "ddim_1d",
+    "validation_error",
+    "mad",
+    "w2_to_pm1",
+    "evaluate",
+    "train_one",
+    "run",
+    "acceptance",
+    "write_json_atomic",
+    "markdown_table",
+    "main",
+]
+
+NUM_T = 100
+VARIANTS = ("equinet", "aug", "orbdiff")
+LABELS = {"equinet": "EquiNet", "aug": "EquiNet + [Aug]", "orbdiff": "EquiNet + [OrbDiff]"}
+# Table 1 of the paper (v4), quoted: MAD ("RMSD") in units of 1e-5 and W2 in units of 1e-3, mean +- std.
+PAPER_TABLE1 = {
+    "equinet": {"mad": (9.05e-5, 9.47e-5), "w2": (1.150e-3, 1.581e-3)},
+    "aug": {"mad": (9.50e-5, 9.63e-5), "w2": (0.853e-3, 1.156e-3)},
+    "orbdiff": {"mad": (0.37e-5, 0.09e-5), "w2": (0.004e-3, 0.001e-3)},
+}
+LOSS_FLOOR = 0.2056  # PAPER.md §7.1: minimum SNR-weighted loss of EquiNet and +Aug (200-point Gauss-Hermite)
+QUICK_STEPS = 3000
+
+
+def schedule(dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(alpha, sigma)``, each ``(100,)``.
+
+    ``sigma = linspace(0.01, 0.999, 100)`` and ``alpha = sqrt(1 - sigma^2)`` (PAPER.md §1.2).
+    """
+    sigma = torch.linspace(0.01, 0.999, NUM_T, dtype=torch.float64)
+    return torch.sqrt(1 - sigma**2).to(dtype), sigma.to(dtype)
+
+
+def make_net() -> nn.Module:
+    """The paper's EquiNet: ``D(x, t) = f([x, t]) - f([-x, t])``, f an MLP 2 -> 10 -> 5 -> 1 with tanh."""
+    return sv.nets.OddNet(1, 1, hidden=(10, 5), act=nn.Tanh)
+
+
+def orbit_target_1d(x0, xt, alpha, sigma) -> torch.Tensor:
+    """The exact orbit target over ``Z2`` (Eq. 11, 2 terms). x0, xt: ``(B, 1, 1)``; alpha, sigma: ``(B,)``."""
+    return sv.orbit.orbit_target(x0, xt, alpha, sigma, sv.groups.Reflection(1), num_samples=None).target
+
+
+def tanh_target(x0, xt, alpha, sigma) -> torch.Tensor:
+    """Its closed form ``x0 tanh(alpha x0 x_t / sigma^2)`` (PAPER.md §2.3), same shapes."""
+    a, s = alpha.reshape(-1, 1, 1), sigma.reshape(-1, 1, 1)
+    return x0 * torch.tanh(a * x0 * xt / s**2)
+
+
+def loss_floor(num_nodes: int = 200) -> float:
+    """Minimum SNR-weighted loss of EquiNet / +Aug by Gauss-Hermite quadrature (PAPER.md §7.1, ~0.2056).
+
+    ``(1/100) sum_t (alpha^2/sigma^2) E_{x ~ N(alpha, sigma^2)} (1 - tanh(alpha x / sigma^2))^2``: the optimal
+    odd denoiser is ``E[x0 | x_t] = tanh(alpha x_t / sigma^2)`` and by symmetry ``x0 = 1`` suffices.
+    """
+    y, w = np.polynomial.hermite.hermgauss(num_nodes)  # int exp(-y^2) f(y) dy ~ sum w f(y)
+    alpha, sigma = (v.double().numpy() for v in schedule(torch.float64))
+    x = alpha[:, None] + np.sqrt(2.0) * sigma[:, None] * y[None, :]
+    inner = (w[None, :] * (1 - np.tanh(alpha[:, None] * x / sigma[:, None] ** 2)) ** 2).sum(1) / np.sqrt(
+        np.pi
+    )
+    return float(np.mean(alpha**2 / sigma**2 * inner))
+
+
+@torch.no_grad()
+def ddim_1d(net: nn.Module, x_start: torch.Tensor) -> torch.Tensor:
+    """Deterministic DDIM on the discrete grid (PAPER.md §4): for t = 99..0, ``x0_hat = D(x, t/100)``,
+    ``eps_hat = (x - alpha_t x0_hat) / sigma_t``, ``x <- alpha_{t-1} x0_hat + sigma_{t-1} eps_hat``; returns
+    ``x0_hat`` at t = 0. x_start: ``(N, 1, 1)`` (the t = 99 state)."""
+    alpha, sigma = schedule(x_start.dtype)
+    x, b = x_start, x_start.shape[0]
+    for t in range(NUM_T - 1, -1, -1):
+        x0_hat = net(x, torch.full((b,), t / NUM_T, dtype=x.dtype))
+        if t == 0:
+            return x0_hat
+        eps_hat = (x - alpha[t] * x0_hat) / sigma[t]
+        x = alpha[t - 1] * x0_hat + sigma[t - 1] * eps_hat
+    raise AssertionError("unreachable")
+
+
+def validation_error(samples: torch.Tensor) -> float:
+    """``mean |x - 1|`` over the samples > 0 (inf when none is positive), the paper's validation error."""
+    x = samples.reshape(-1).double()
+    pos = x[x > 0]
+    return float((pos - 1).abs().mean()) if pos.numel() else float("inf")
+
+
+def mad(samples) -> float:
+    """MAD ``= mean |x - sign(x)|``: the paper's "RMSD" (a mean absolute deviation despite the name)."""
+    x = torch.as_tensor(samples).reshape(-1).double()
+    return float((x - torch.sign(x)).abs().mean())
+
+
+def w2_to_pm1(samples) -> float:
+    """W2 between the samples and exactly half -1, half +1 (``N`` must be even), by ``sv.metrics.w2_1d``."""
+    x = torch.as_tensor(samples).reshape(-1).double()
+    if x.numel() % 2:
+        raise ValueError(f"w2_to_pm1 needs an even number of samples (half -1, half +1); got {x.numel()}")
+    half = x.numel() // 2
+    ref = torch.cat([-torch.ones(half, dtype=torch.float64), torch.ones(half, dtype=torch.float64)])
+    return sv.metrics.w2_1d(x, ref)
+
+
+def evaluate(net: nn.Module, num: int = 100_000, seed: int = 42) -> dict:
+    """MAD and W2 of ``num`` DDIM samples, half from ``+|N(0,1)|`` and half from ``-|N(0,1)|`` (seed 42)."""
+    gen = torch.Generator().manual_seed(seed)
+    half = num // 2
+    z = torch.randn(2 * half, 1, 1, generator=gen).abs()
+    starts = torch.cat([z[:half], -z[half:]])
+    x = ddim_1d(net, starts)
+    return {"mad": mad(x), "w2": w2_to_pm1(x)}
+
+
+def _batch(variant: str, gen: torch.Generator, alpha, sigma, batch: int = 200):
+    """One full-batch training draw: ``(x_t, net time t/100, target, SNR weight)``."""
+    t = torch.randint(0, NUM_T, (batch,), generator=gen)
+    a, s = alpha[t], sigma[t]
+    x0 = torch.ones(batch, 1, 1)
+    if variant == "aug":
+        x0 = torch.where(torch.rand(batch, 1, 1, generator=gen) < 0.5, -x0, x0)
+    xt = a.reshape(-1, 1, 1) * x0 + s.reshape(-1, 1, 1) * torch.randn(batch, 1, 1, generator=gen)
+    target = orbit_target_1d(x0, xt, a, s) if variant == "orbdiff" else x0
+    return xt, t.float() / NUM_T, target, a**2 / s**2
+
+
+def train_one(
+    variant: str,
+    seed: int,
+    steps: int = 100_000,
+    val_every: int = 500,
+    log_every: int = 250,
+    progress: bool = False,
+) -> dict:
+    """Train one (variant, seed), evaluate its best checkpoint; returns numbers, curves and the state dict."""
+    if variant not in VARIANTS:
+        raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
+    steps = check_positive_int(steps, "steps")
+    start = time.perf_counter()
+    torch.manual_seed(seed)
+    net = make_net()
+    gen = torch.Generator().manual_seed(seed)
+    val_starts = torch.randn(1000, 1, 1, generator=torch.Generator().manual_seed(10_000 + seed)).abs()
+    opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=8000, gamma=0.8)
+    alpha, sigma = schedule()
+    curve_step, curve_loss, val_step, val_err = [], [], [], []
+    best = (float("inf"), 0, None)
+    acc, cnt = 0.0, 0
+    it = range(1, steps + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=f"{variant} seed {seed}", leave=False)
+    for step in it:
+        xt, tn, target, weight = _batch(variant, gen, alpha, sigma)
+        loss = ((net(xt, tn) - target).reshape(-1) ** 2 * weight).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        acc, cnt = acc + loss.item(), cnt + 1
+        if step % log_every == 0 or step == steps:
+            curve_step.append(step)
+            curve_loss.append(acc / cnt)
+            acc, cnt = 0.0, 0
+        if step % val_every == 0 or step == steps:
+            err = validation_error(ddim_1d(net, val_starts))
+            val_step.append(step)
+            val_err.append(err)
+            if err < best[0]:
+                best = (err, step, {k: v.clone() for k, v in net.state_dict().items()})
+    net.load_state_dict(best[2])
+    metrics = evaluate(net)
+    steps_arr, loss_arr = np.array(curve_step), np.array(curve_loss)
+    last_half = (
+        float(loss_arr[steps_arr > steps / 2].mean()) if (steps_arr > steps / 2).any() else float("nan")
+    )
+    return {
+        "variant": variant,
+        "seed": seed,
+        "mad": metrics["mad"],
+        "w2": metrics["w2"],
+        "best_step": best[1],
+        "best_val_error": best[0],
+        "loss_last_half": last_half,
+        "seconds": time.perf_counter() - start,
+        "curve": {"step": curve_step, "loss": curve_loss, "val_step": val_step, "val_error": val_err},
+        "state_dict": best[2],
+    }
+
+
+def acceptance(result: dict) -> dict:
+    """The acceptance band (issue 3): OrbDiff MAD <= 1e-5 and W2 <= 2e-5; both baselines >= 5x worse on both;
+    the quadrature floor within 5e-4 of 0.2056 and each baseline's last-half training loss in
+    [0.97, 1.10] x floor. Returns ``{check: bool}``; meaningful for the full protocol only."""
+    s = result["summary"]
+    orb = s["orbdiff"]
+    checks = {
+        "orbdiff_mad_le_1e-5": orb["mad_mean"] <= 1e-5,
+        "orbdiff_w2_le_2e-5": orb["w2_mean"] <= 2e-5,
+        "floor_quadrature": abs(result["loss_floor"] - LOSS_FLOOR) <= 5e-4,
+    }
+    for v in ("equinet", "aug"):
+        checks[f"{v}_mad_ge_5x"] = s[v]["mad_mean"] >= 5 * orb["mad_mean"]
+        checks[f"{v}_w2_ge_5x"] = s[v]["w2_mean"] >= 5 * orb["w2_mean"]
+        checks[f"{v}_loss_near_floor"] = 0.97 <= s[v]["loss_last_half_mean"] / result["loss_floor"] <= 1.10
+    return checks
+
+
+def run(
+    steps: int = 100_000,
+    seeds=(0, 1, 2),
+    variants=VARIANTS,
+    out=None,
+    progress: bool = False,
+    log=print,
+    command: str | None = None,
+) -> dict:
+    """Train and evaluate every (variant, seed); write the JSON atomically to ``out`` (if given)."""
+    start = time.perf_counter()
+    per_seed, curves = {v: [] for v in variants}, {}
+    for v in variants:
+        for seed in seeds:
+            r = train_one(v, seed, steps=steps, progress=progress)
+            r.pop("state_dict")
+            curves.setdefault(v, []).append({"seed": seed, **r.pop("curve")})
+            per_seed[v].append(r)
+            if log:
+                log(
+                    f"{LABELS[v]:<20} seed {seed}: MAD {r['mad']:.3e}  W2 {r['w2']:.3e}  best step "
+                    f"{r['best_step']}  loss(last half) {r['loss_last_half']:.4g}  {r['seconds']:.0f} s"
+                )
+    summary = {}
+    for v in variants:
+        arr = {k: np.array([r[k] for r in per_seed[v]]) for k in ("mad", "w2", "loss_last_half")}
+        summary[v] = {
+            "label": LABELS[v],
+            **{f"{k}_mean": float(a.mean()) for k, a in arr.items()},
+            **{f"{k}_std": float(a.std(ddof=0)) for k, a in arr.items()},
+        }
+    result = {
+        "experiment": "toy1d",
+        "protocol": "PAPER.md §5.1 (Table 1 of arXiv 2502.09890)",
+        "command": command
+        or f"python -m symviz.experiments.toy1d --steps {steps} --seeds " + " ".join(map(str, seeds)),
+        "metric_note": "MAD = mean |x - sign(x)|, reported as 'RMSD' in the paper; W2 vs 50k -1 and 50k +1",
+        "steps": steps,
+        "seeds": list(seeds),
+        "variants": list(variants),
+        "loss_floor": loss_floor(),
+        "summary": summary,
+        "per_seed": per_seed,
+        "paper_table1": PAPER_TABLE1,
+        "curves": curves,
+        "versions": {
+            "torch": torch.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "symviz": sv.__version__,
+            "threads": torch.get_num_threads(),
+        },
+        "wall_seconds": time.perf_counter() - start,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if set(variants) == set(VARIANTS):
+        result["acceptance"] = acceptance(result)
+    if out is not None:
+        write_json_atomic(result, out)
+    return result
+
+
+def write_json_atomic(obj: dict, path) -> Path:
+    """Write JSON via a temp file in the same folder and ``os.replace`` (never a half-written file)."""
+    return _write_atomic(json.dumps(obj, indent=1) + "\n", path)
+
+
+def _write_atomic(text: str, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _pm(mean: float, std: float, unit: float, digits: int) -> str:
+    return f"{mean / unit:.{digits}f} ± {std / unit:.{digits}f}"
+
+
+def markdown_table(result: dict) -> str:
+    """A Markdown table (ours vs the paper's quoted Table 1) plus the command and run time."""
+    lines = [
+        '| variant | MAD ("RMSD") ×1e-5, ours | paper | W2 ×1e-3, ours | paper | train loss (last half) |',
+        "|---|---|---|---|---|---|",
+    ]
+    for v in result["variants"]:
+        s, p = result["summary"][v], result["paper_table1"][v]
+        ours_mad = _pm(s["mad_mean"], s["mad_std"], 1e-5, 2)
+        ours_w2 = _pm(s["w2_mean"], s["w2_std"], 1e-3, 4)
+        paper_mad, paper_w2 = _pm(*p["mad"], 1e-5, 2), _pm(*p["w2"], 1e-3, 3)
+        lines.append(
+            f"| {LABELS[v]} | {ours_mad} | {paper_mad} | {ours_w2} | {paper_w2} | "
+            f"{s['loss_last_half_mean']:.4g} |"
+        )
+    mins = result["wall_seconds"] / 60
+    lines += [
+        "",
+        f"Command: `{result['command']}` ({result['steps']} steps, seeds {result['seeds']}, "
+        f"torch {result['versions']['torch']}, {result['versions']['threads']} thread(s)); "
+        f"wall time {mins:.1f} min. Analytic baseline loss floor {result['loss_floor']:.4f}.",
+    ]
+    if "acceptance" in result:
+        ok = all(result["acceptance"].values())
+        bad = [k for k, v in result["acceptance"].items() if not v]
+        lines.append(f"Acceptance band: {'all checks pass' if ok else 'FAILED: ' + ', '.join(bad)}.")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m symviz.experiments.toy1d", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--steps", type=int, default=None, help="training steps per run (default 100000)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--variants", nargs="+", choices=VARIANTS, default=list(VARIANTS))
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="JSON path (default data/results/toy1d.json; data/results/toy1d_quick.json with --quick)",
+    )
+    p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps unless --steps is given")
+    p.add_argument("--progress", action="store_true")
+    args = p.parse_args(argv)
+    sv.configure_threads(1)
+    steps = args.steps or (QUICK_STEPS if args.quick else 100_000)
+    out = args.out or Path("data/results/toy1d_quick.json" if args.quick else "data/results/toy1d.json")
+    cmd = "python -m symviz.experiments.toy1d " + " ".join(sys.argv[1:] if argv is None else argv)
+    result = run(
+        steps=steps,
+        seeds=tuple(args.seeds),
+        variants=tuple(args.variants),
+        out=out,
+        progress=args.progress,
+        command=cmd.strip(),
+    )
+    table = markdown_table(result)
+    _write_atomic("# 1D reflection toy (PAPER.md §5.1)\n\n" + table, out.with_suffix(".md"))
+    print(table)
+    print(f"wrote {out} and {out.with_suffix('.md')}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
