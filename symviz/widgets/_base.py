@@ -1,0 +1,148 @@
+"""The common shell of every symviz widget: controls, a plotly FigureWidget and an HTML readout.
+
+A view keeps its parameters in ``self.params``; :meth:`View.update` merges new values, calls the view's pure
+function (from :mod:`symviz.explore`), and redraws. Invalid values (``K = 0``, ``t = 2``, an unknown group)
+never raise out of a callback: the readout shows the message, the last good picture stays, and the next
+valid value works again.
+"""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+__all__ = ["View", "figure_widget", "polyline", "segments"]
+
+READOUT_CLASS = "symviz-readout"
+FONT = dict(size=11)
+
+
+def figure_widget(cols: int = 1, width: int = 520, height: int = 430, titles=None) -> go.FigureWidget:
+    """An empty FigureWidget with ``cols`` side-by-side panels; the first one has an equal aspect ratio."""
+    if cols == 1:
+        fig = go.Figure()
+    else:
+        from plotly.subplots import make_subplots
+
+        fig = make_subplots(rows=1, cols=cols, subplot_titles=titles, horizontal_spacing=0.12)
+    fig.update_layout(
+        width=width,
+        height=height,
+        margin=dict(l=40, r=20, t=40, b=40),
+        font=FONT,
+        template="plotly_white",
+        legend=dict(orientation="h", yanchor="bottom", y=-0.25, x=0),
+        uirevision="keep",
+    )
+    fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1 if cols > 1 else None, col=1 if cols > 1 else None)
+    return go.FigureWidget(fig)
+
+
+def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` of a polyline through ``points (n, 2)`` (closed: back to the first point)."""
+    p = np.concatenate([points, points[:1]]) if closed and len(points) > 2 else points
+    return p[:, 0], p[:, 1]
+
+
+def segments(starts: np.ndarray, ends: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` for one line trace drawing segments ``starts[i] -> ends[i]`` (NaN-separated)."""
+    n = len(starts)
+    xy = np.full((n, 3, 2), np.nan)
+    xy[:, 0], xy[:, 1] = starts, ends
+    xy = xy.reshape(-1, 2)
+    return xy[:, 0], xy[:, 1]
+
+
+def curves(orbit: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, y)`` tracing each point's orbit ``orbit[:, i]`` (``(M, n, 2)``) as one NaN-separated line."""
+    m, n, _ = orbit.shape
+    xy = np.full((n, m + 2, 2), np.nan)
+    xy[:, :m] = orbit.transpose(1, 0, 2)
+    xy[:, m] = orbit[0]  # close the loop
+    xy = xy.reshape(-1, 2)
+    return xy[:, 0], xy[:, 1]
+
+
+class View:
+    """Base class: subclasses set ``self.params``, build ``self.controls`` and ``self.fig``, and implement
+    ``compute(**params)`` (a pure function call) and ``draw(frame)`` (set trace data) and ``describe(frame)``
+    (readout HTML)."""
+
+    #: names of the controls that map 1:1 to parameters: {param: widget}
+    controls: dict
+
+    def __init__(self):
+        self.readout = W.HTML(value="").add_class(READOUT_CLASS)
+        self.error: str | None = None
+        self.frame = None
+        self._syncing = False
+
+    # -- to implement ----------------------------------------------------------------------
+    def compute(self, **params):
+        raise NotImplementedError
+
+    def draw(self, frame) -> None:
+        raise NotImplementedError
+
+    def describe(self, frame) -> str:
+        raise NotImplementedError
+
+    # -- the callback ----------------------------------------------------------------------
+    def update(self, **params):
+        """Recompute and redraw with ``params`` merged into the current ones; returns the new frame, or
+        None when a value is invalid (the message is shown in the readout and the old picture stays)."""
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise TypeError(
+                f"{type(self).__name__}.update() got unknown parameter(s) {sorted(unknown)}; "
+                f"valid: {sorted(self.params)}"
+            )
+        new = {**self.params, **params}
+        try:
+            frame = self.compute(**new)
+        except Exception as err:  # noqa: BLE001 - a widget callback must never die with a traceback
+            self._show_error(err)
+            return None
+        self.params, self.frame, self.error = new, frame, None
+        self._sync_controls()
+        with self.fig.batch_update():
+            self.draw(frame)
+        self.readout.value = self.describe(frame)
+        return frame
+
+    def _show_error(self, err: Exception) -> None:
+        kind = "" if isinstance(err, (ValueError, TypeError)) else f"{type(err).__name__}: "
+        self.error = f"{kind}{err}"
+        self.readout.value = (
+            f'<span style="color:#b00020"><b>Invalid input</b> — {html.escape(self.error)}. '
+            f"The picture still shows the last valid setting.</span>"
+        )
+
+    def _sync_controls(self) -> None:
+        """Move the controls to ``self.params`` (after a programmatic update) without re-triggering."""
+        self._syncing = True
+        try:
+            for name, ctl in self.controls.items():
+                if name in self.params and ctl.value != self.params[name]:
+                    try:
+                        ctl.value = self.params[name]
+                    except Exception:  # noqa: BLE001 - e.g. a value outside the slider's range
+                        pass
+        finally:
+            self._syncing = False
+
+    def _wire(self) -> None:
+        """Observe every control: a change calls :meth:`update` with that parameter."""
+        for name, ctl in self.controls.items():
+            ctl.observe(lambda ch, name=name: self._on_change(name, ch["new"]), names="value")
+
+    def _on_change(self, name, value) -> None:
+        if not self._syncing:
+            self.update(**{name: value})
+
+    # -- display ---------------------------------------------------------------------------
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)

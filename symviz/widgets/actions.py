@@ -1,0 +1,131 @@
+"""GroupActionExplorer: a view over :func:`symviz.explore.group_action_frame` (tutorial 01)."""
+
+from __future__ import annotations
+
+import ipywidgets as W
+import numpy as np
+import plotly.graph_objects as go
+
+from symviz import explore
+from symviz.widgets._base import View, curves, figure_widget, polyline
+
+__all__ = ["GroupActionExplorer"]
+
+GROUPS = ("C6", "D4", "SO2", "O2", "Z2")
+
+
+class GroupActionExplorer(View):
+    """Pick a group and one of its elements; see ``g.x0`` next to x0 and the whole orbit.
+
+    Finite groups (C6, D4, Z2) use the element slider ``g`` (index into ``G.elements()``, 0 = identity);
+    SO2 and O2 use the ``angle`` slider (degrees), and O2 also the ``reflect`` box. Points are numbered so
+    that a reflection (orientation reversed) is visible.
+
+        ga = GroupActionExplorer("D4"); ga.update(element=5); ga.update(group="O2", angle=30, reflect=True)
+    """
+
+    def __init__(
+        self, group="C6", element: int = 1, angle: float = 30.0, reflect: bool = False, data="cloud"
+    ):
+        super().__init__()
+        self.params = dict(group=group, element=element, angle=angle, reflect=reflect, data=data)
+        sl = dict(continuous_update=True, style={"description_width": "45px"}, layout=W.Layout(width="320px"))
+        self.controls = {
+            "group": W.Dropdown(
+                options=list(GROUPS),
+                value=group,
+                description="group",
+                layout=W.Layout(width="160px"),
+                style={"description_width": "45px"},
+            ),
+            "element": W.IntSlider(value=element, min=0, max=5, description="g", **sl),
+            "angle": W.FloatSlider(value=angle, min=0.0, max=360.0, step=1.0, description="angle", **sl),
+            "reflect": W.Checkbox(value=reflect, description="reflect (O2)", indent=False),
+        }
+        self.fig = figure_widget(width=520, height=500)
+        f = self.fig
+        f.add_trace(go.Scatter(name="orbit", mode="lines", line=dict(color="#cccccc", width=1.5)))
+        f.add_trace(
+            go.Scatter(
+                name="x0",
+                mode="markers+lines+text",
+                line=dict(color="#999999", dash="dot"),
+                marker=dict(size=11, color="#999999"),
+                textposition="top center",
+            )
+        )
+        f.add_trace(
+            go.Scatter(
+                name="g·x0",
+                mode="markers+lines+text",
+                line=dict(color="#1f77b4", width=2),
+                marker=dict(size=13, color="#1f77b4"),
+                textposition="top center",
+            )
+        )
+        f.update_xaxes(range=[-1.6, 1.6])
+        f.update_yaxes(range=[-1.6, 1.6])
+        self._wire()
+        c = self.controls
+        self.widget = W.VBox(
+            [W.HBox([c["group"], c["reflect"]]), W.HBox([c["element"], c["angle"]]), self.readout, self.fig]
+        )
+        self.update()
+
+    def compute(self, **p):
+        g = explore.make_group(p["group"])
+        if g.is_finite:
+            return explore.group_action_frame(p["group"], element=p["element"], data=p["data"])
+        return explore.group_action_frame(
+            p["group"], element=p["angle"], reflect=p["reflect"], data=p["data"]
+        )
+
+    def _sync_controls(self) -> None:
+        g = explore.make_group(self.params["group"])
+        el = self.controls["element"]
+        self._syncing = True
+        try:
+            if g.is_finite:
+                el.max = g.order - 1
+            el.layout.display = None if g.is_finite else "none"
+            self.controls["angle"].layout.display = "none" if g.is_finite else None
+            self.controls["reflect"].disabled = g.is_finite or self.params["group"] != "O2"
+        finally:
+            self._syncing = False
+        super()._sync_controls()
+
+    def update(self, **params):
+        # a new finite group starts at an element that exists
+        if "group" in params and "element" not in params:
+            try:
+                g = explore.make_group(params["group"])
+                if g.is_finite and self.params["element"] >= g.order:
+                    params["element"] = g.order - 1
+            except (ValueError, TypeError):
+                pass  # reported by View.update
+        if "group" in params and params["group"] not in ("O2",) and "reflect" not in params:
+            params["reflect"] = False
+        return super().update(**params)
+
+    def draw(self, fr) -> None:
+        d = self.fig.data
+        finite = fr.num_elements is not None
+        if finite:
+            p = fr.orbit.reshape(-1, 2)
+            d[0].update(x=p[:, 0], y=p[:, 1], mode="markers", marker=dict(color="#cccccc", size=7))
+        else:
+            x, y = curves(fr.orbit)
+            d[0].update(x=x, y=y, mode="lines")
+        labels = [str(i) for i in range(fr.x0.shape[0])]
+        for i, pts in ((1, fr.x0), (2, fr.gx0)):
+            x, y = polyline(pts, closed=True)
+            d[i].update(x=x, y=y, text=labels + [""] * (len(x) - len(labels)))
+
+    def describe(self, fr) -> str:
+        m = fr.matrix
+        det = float(np.linalg.det(m))
+        size = f"|G| = {fr.num_elements}" if fr.num_elements is not None else "a continuous group"
+        return (
+            f"group {fr.group} ({size}) · g = {fr.label} · ρ(g) = [[{m[0, 0]:+.3f}, {m[0, 1]:+.3f}], "
+            f"[{m[1, 0]:+.3f}, {m[1, 1]:+.3f}]] · det = {det:+.0f}"
+        )
