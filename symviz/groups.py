@@ -167,7 +167,6 @@ class MatrixGroup(Group):
     def select(self, g, j: int):
         return g[..., j, :, :]
 
-
     def matrix(self, g) -> torch.Tensor:
         """The representation matrices ``rho(g)`` (identity map for matrix groups)."""
         return g

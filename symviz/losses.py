@@ -117,8 +117,15 @@ class DenoisingLoss:
         ess = None
         if self.mode == "orbit":
             res = orbit_target(
-                x0, xt, alpha, sigma, self.group, num_samples=self.num_samples,
-                include_identity=self.include_identity, generator=generator, mask=mask,
+                x0,
+                xt,
+                alpha,
+                sigma,
+                self.group,
+                num_samples=self.num_samples,
+                include_identity=self.include_identity,
+                generator=generator,
+                mask=mask,
                 temperature=self.temperature,
             )
             target, ess = res.target, res.ess

@@ -85,8 +85,15 @@ def _num_elements(group: Group, elements) -> int:
     return _k_len(group, elements)
 
 
-def gradient_variance(loss_fn, net: torch.nn.Module, data, t_values, num_samples: int = 256,
-                      generator: torch.Generator | None = None, mask=None) -> torch.Tensor:
+def gradient_variance(
+    loss_fn,
+    net: torch.nn.Module,
+    data,
+    t_values,
+    num_samples: int = 256,
+    generator: torch.Generator | None = None,
+    mask=None,
+) -> torch.Tensor:
     """Trace of the covariance of the per-sample parameter gradient, one value per noise level.
 
     For each ``t`` in ``t_values`` draws ``num_samples`` clean samples from ``data (N, n, d)`` (with

@@ -180,9 +180,7 @@ def orbit_target(
     x0 = check_point_cloud(x0, "x0")
     xt = check_point_cloud(xt, "xt")
     if xt.shape[-2:] != x0.shape[-2:]:
-        raise ValueError(
-            f"xt must have the same (n, d) as x0; got x0 {tuple(x0.shape)} and xt {tuple(xt.shape)}"
-        )
+        raise ValueError(f"xt must have the same (n, d) as x0; got x0 {tuple(x0.shape)} and xt {tuple(xt.shape)}")
     check_group_dim(group, x0, "x0")
     xt = xt.to(x0.dtype)
     mask = check_mask(mask, x0)
@@ -199,8 +197,9 @@ def orbit_target(
     valid = group.element_mask(elements)
     if valid is not None:
         valid = valid.expand(*lead, cands.shape[-3])
-    logits = orbit_logits(cands, xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead), mask, valid,
-                          temperature)
+    logits = orbit_logits(
+        cands, xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead), mask, valid, temperature
+    )
     w = orbit_weights(logits)
     target = torch.einsum("...k,...knd->...nd", w, cands)
     if mask is not None:

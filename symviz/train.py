@@ -119,8 +119,14 @@ def fit(
     return hist
 
 
-def save_checkpoint(path, net: torch.nn.Module, optimizer=None, step: int = 0, history: History | None = None,
-                    meta: dict | None = None) -> Path:
+def save_checkpoint(
+    path,
+    net: torch.nn.Module,
+    optimizer=None,
+    step: int = 0,
+    history: History | None = None,
+    meta: dict | None = None,
+) -> Path:
     """Write ``{model, optimizer, step, history, meta}`` atomically (temp file + ``os.replace``).
 
     An interrupted write never leaves a half-written checkpoint at ``path``. ``meta`` must hold only plain
@@ -180,8 +186,13 @@ def _build(args):
     import symviz as sv
     from symviz.data import toys
 
-    groups = {"SO2": sv.groups.SO2, "O2": sv.groups.O2, "C6": lambda: sv.groups.Cyclic(6),
-              "SO3": sv.groups.SO3, "none": lambda: None}
+    groups = {
+        "SO2": sv.groups.SO2,
+        "O2": sv.groups.O2,
+        "C6": lambda: sv.groups.Cyclic(6),
+        "SO3": sv.groups.SO3,
+        "none": lambda: None,
+    }
     group = groups[args.group]()
     if args.data == "blob":
         data = toys.blob_2d(args.num_data, generator=torch.Generator().manual_seed(args.seed))
@@ -194,8 +205,9 @@ def _build(args):
         "egnn": lambda: sv.nets.EGNN(hidden=args.hidden),
     }
     net = nets[args.net]()
-    loss_fn = sv.losses.DenoisingLoss(sv.diffusion.VPSchedule(args.schedule), mode=args.mode, group=group,
-                                      num_samples=args.num_samples)
+    loss_fn = sv.losses.DenoisingLoss(
+        sv.diffusion.VPSchedule(args.schedule), mode=args.mode, group=group, num_samples=args.num_samples
+    )
     return net, loss_fn, data
 
 
@@ -218,8 +230,16 @@ def main(argv=None) -> int:
     if args.mode != "plain" and args.group == "none":
         p.error("--mode augment/orbit needs a --group")
     net, loss_fn, data = _build(args)
-    hist = fit(net, loss_fn, data, steps=args.steps, batch_size=args.batch_size, lr=args.lr, seed=args.seed,
-               checkpoint_path=args.out)
+    hist = fit(
+        net,
+        loss_fn,
+        data,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        seed=args.seed,
+        checkpoint_path=args.out,
+    )
     save_checkpoint(args.out, net, step=args.steps, history=hist, meta={k: str(v) for k, v in vars(args).items()})
     print(f"trained {args.steps} steps in {hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}")
     return 0

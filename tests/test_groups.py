@@ -8,11 +8,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from symviz.data.toys import cloud_dataset, symmetrize
-from symviz.groups import SO2, SO3, Cyclic, Dihedral, O2, O3, Permutations, Product, Reflection
+from symviz.groups import O2, O3, SO2, SO3, Cyclic, Dihedral, Permutations, Product, Reflection
 
-MATRIX_GROUPS = [Reflection(1), Reflection(2), Reflection(3), Cyclic(5), Dihedral(4), SO2(), O2(), SO3(), O3()]
+MATRIX_GROUPS = [
+    Reflection(1),
+    Reflection(2),
+    Reflection(3),
+    Cyclic(5),
+    Dihedral(4),
+    SO2(),
+    O2(),
+    SO3(),
+    O3(),
+]
 FINITE = [Reflection(1), Reflection(3), Cyclic(1), Cyclic(6), Dihedral(3), Dihedral(4)]
-DET = {"SO2": [1.0], "SO3": [1.0], "Cyclic": [1.0], "O2": [-1.0, 1.0], "O3": [-1.0, 1.0], "Dihedral": [-1.0, 1.0]}
+DET = {
+    "SO2": [1.0],
+    "SO3": [1.0],
+    "Cyclic": [1.0],
+    "O2": [-1.0, 1.0],
+    "O3": [-1.0, 1.0],
+    "Dihedral": [-1.0, 1.0],
+}
 
 
 def _rand(shape, seed):

@@ -181,8 +181,14 @@ def _enumerated_mean(G, y, xt, alpha, sigma, k, include_identity):
         cand = el[tuples]  # (T, free, 2, 2)
         if include_identity:
             cand = torch.cat([torch.eye(2, dtype=F64).expand(len(tuples), 1, 2, 2), cand], 1)
-        res = orbit_target(x0.expand(len(tuples), *x0.shape), xt.expand(len(tuples), *xt.shape), alpha, sigma, G,
-                           elements=cand)
+        res = orbit_target(
+            x0.expand(len(tuples), *x0.shape),
+            xt.expand(len(tuples), *xt.shape),
+            alpha,
+            sigma,
+            G,
+            elements=cand,
+        )
         total = total + post[i_star] * res.target.mean(0)
     return total
 

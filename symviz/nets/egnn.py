@@ -26,7 +26,9 @@ class EGNNLayer(nn.Module):
     def __init__(self, hidden: int, edge_dim: int):
         super().__init__()
         act = nn.SiLU
-        self.phi_e = nn.Sequential(nn.Linear(2 * hidden + 1 + edge_dim, hidden), act(), nn.Linear(hidden, hidden), act())
+        self.phi_e = nn.Sequential(
+            nn.Linear(2 * hidden + 1 + edge_dim, hidden), act(), nn.Linear(hidden, hidden), act()
+        )
         self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 1))
         self.phi_h = nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden))
 

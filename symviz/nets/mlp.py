@@ -11,7 +11,7 @@ __all__ = ["TimeMLP", "time_features", "mlp"]
 
 
 def time_features(t: torch.Tensor, num: int = 16) -> torch.Tensor:
-    """Fourier features of ``t (B,)``: ``[t, sin(pi 2^j t), cos(pi 2^j t)]`` for ``j < num // 2`` -> ``(B, num + 1)``."""
+    """Fourier features of ``t (B,)``: ``[t, sin(pi 2^j t), cos(pi 2^j t)]``, ``j < num // 2``; ``(B, num + 1)``."""
     t = t.reshape(-1, 1)
     freqs = math.pi * 2.0 ** torch.arange(num // 2, dtype=t.dtype, device=t.device)
     ang = t * freqs
