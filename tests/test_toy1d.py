@@ -1,0 +1,159 @@
+"""The 1D reflection toy (PAPER.md §5.1): loss floor, orbit target, DDIM, metrics, the JSON writer."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import pytest
+import torch
+
+from symviz.experiments import toy1d
+
+torch.set_num_threads(1)
+
+
+def test_schedule_is_the_papers():
+    alpha, sigma = toy1d.schedule(torch.float64)
+    assert sigma.shape == alpha.shape == (100,)
+    assert sigma[0] == pytest.approx(0.01) and sigma[-1] == pytest.approx(0.999)
+    assert torch.allclose(sigma[1:] - sigma[:-1], torch.full((99,), 0.989 / 99, dtype=torch.float64))
+    assert torch.allclose(alpha**2 + sigma**2, torch.ones(100, dtype=torch.float64))
+
+
+def test_quadrature_loss_floor_is_0_2056():
+    assert toy1d.loss_floor() == pytest.approx(0.2056, abs=5e-4)
+    # converged in the number of nodes
+    assert toy1d.loss_floor(300) == pytest.approx(toy1d.loss_floor(200), abs=1e-6)
+
+
+def test_loss_floor_matches_monte_carlo():
+    """Independent check: the SNR-weighted loss of the exact denoiser tanh(alpha x_t / sigma^2) at x0 = 1."""
+    gen = torch.Generator().manual_seed(0)
+    alpha, sigma = toy1d.schedule(torch.float64)
+    m = 1_000_000
+    t = torch.randint(0, 100, (m,), generator=gen)
+    a, s = alpha[t], sigma[t]
+    xt = a + s * torch.randn(m, generator=gen, dtype=torch.float64)
+    mc = ((1 - torch.tanh(a * xt / s**2)) ** 2 * a**2 / s**2).mean()
+    assert float(mc) == pytest.approx(toy1d.loss_floor(), rel=0.01)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_orbit_target_equals_tanh_form(dtype):
+    gen = torch.Generator().manual_seed(1)
+    alpha, sigma = toy1d.schedule(dtype)
+    t = torch.randint(0, 100, (500,), generator=gen)
+    x0 = torch.where(torch.rand(500, 1, 1, generator=gen) < 0.5, -1.0, 1.0).to(dtype)
+    noise = torch.randn(500, 1, 1, generator=gen, dtype=dtype)
+    xt = alpha[t].reshape(-1, 1, 1) * x0 + sigma[t].reshape(-1, 1, 1) * noise
+    got = toy1d.orbit_target_1d(x0, xt, alpha[t], sigma[t])
+    want = toy1d.tanh_target(x0, xt, alpha[t], sigma[t])
+    tol = 1e-12 if dtype == torch.float64 else 2e-6
+    assert got.dtype == dtype and torch.allclose(got, want, atol=tol, rtol=0)
+    # by hand for one value: softmax over the two logits -(x_t -+ alpha)^2 / (2 sigma^2)
+    a, s, x = 0.8, 0.6, 0.3
+    lp, lm = -((x - a) ** 2) / (2 * s**2), -((x + a) ** 2) / (2 * s**2)
+    hand = (math.exp(lp) - math.exp(lm)) / (math.exp(lp) + math.exp(lm))
+    one = toy1d.orbit_target_1d(
+        torch.ones(1, 1, 1, dtype=torch.float64),
+        torch.full((1, 1, 1), x, dtype=torch.float64),
+        torch.tensor([a], dtype=torch.float64),
+        torch.tensor([s], dtype=torch.float64),
+    )
+    assert float(one) == pytest.approx(hand, abs=1e-12)
+
+
+def test_metrics_on_synthetic_samples():
+    half = 500
+    a, b = 1e-3, 3e-3
+    f64 = torch.float64
+    x = torch.cat([torch.full((half,), -1 - a, dtype=f64), torch.full((half,), 1 + b, dtype=f64)])
+    assert toy1d.mad(x) == pytest.approx((a + b) / 2, rel=1e-9)
+    assert toy1d.w2_to_pm1(x) == pytest.approx(math.sqrt((a**2 + b**2) / 2), rel=1e-9)
+    ones = torch.ones(2 * half, dtype=torch.float64)  # all mass on +1: MAD 0, W2 = sqrt((4 + 0) / 2)
+    assert toy1d.mad(ones) == 0.0
+    assert toy1d.w2_to_pm1(ones) == pytest.approx(math.sqrt(2))
+    # order does not matter for W2; sign(x) is per sample for MAD
+    perm = x[torch.randperm(x.numel(), generator=torch.Generator().manual_seed(0))]
+    assert toy1d.w2_to_pm1(perm) == pytest.approx(toy1d.w2_to_pm1(x))
+    assert toy1d.validation_error(torch.tensor([-3.0, 0.5, 1.25])) == pytest.approx(0.375)
+    assert toy1d.validation_error(torch.tensor([-1.0])) == math.inf
+    with pytest.raises(ValueError, match="even"):
+        toy1d.w2_to_pm1(torch.ones(3))
+
+
+class _Oracle(torch.nn.Module):
+    """The exact posterior mean E[x0 | x_t] = tanh(alpha_t x_t / sigma_t^2); records the times it sees."""
+
+    def __init__(self):
+        super().__init__()
+        self.times = []
+
+    def forward(self, x, t):
+        self.times.append(float(t[0]))
+        alpha, sigma = toy1d.schedule(x.dtype)
+        i = torch.round(t * 100).long()
+        return torch.tanh(alpha[i].reshape(-1, 1, 1) * x / sigma[i].reshape(-1, 1, 1) ** 2)
+
+
+def test_ddim_with_the_exact_denoiser_lands_on_the_data():
+    oracle = _Oracle()
+    out = toy1d.evaluate(oracle.double(), num=2000)
+    assert oracle.times == pytest.approx([t / 100 for t in range(99, -1, -1)])  # t = 99 .. 0, 100 calls
+    assert out["mad"] < 1e-6 and out["w2"] < 1e-6
+    # a denoiser that always says 0.5 gives samples at 0.5: MAD 0.5, W2 = sqrt((1.5^2 + 0.5^2) / 2)
+    half = toy1d.evaluate(lambda x, t: torch.full_like(x, 0.5), num=1000)
+    assert half["mad"] == pytest.approx(0.5) and half["w2"] == pytest.approx(math.sqrt(1.25))
+
+
+def test_net_is_the_papers_equinet():
+    net = toy1d.make_net()
+    sizes = [tuple(p.shape) for p in net.parameters()]
+    assert sizes == [(10, 2), (10,), (5, 10), (5,), (1, 5), (1,)]
+    x, t = torch.randn(7, 1, 1), torch.rand(7)
+    assert torch.allclose(net(-x, t), -net(x, t))
+
+
+def test_tiny_run_writes_valid_json_atomically(tmp_path, capsys):
+    out = tmp_path / "res" / "toy1d.json"
+    assert toy1d.main(["--steps", "200", "--seeds", "0", "--eval-samples", "2000", "--out", str(out)]) == 0
+    res = json.loads(out.read_text())
+    assert (
+        res["steps"] == 200
+        and res["eval_samples"] == 2000
+        and res["seeds"] == [0]
+        and res["variants"] == list(toy1d.VARIANTS)
+    )
+    for v in toy1d.VARIANTS:
+        s = res["summary"][v]
+        assert math.isfinite(s["mad_mean"]) and math.isfinite(s["w2_mean"]) and s["mad_std"] == 0.0
+        (r,) = res["per_seed"][v]
+        assert r["best_step"] == 200 and r["seed"] == 0
+        (c,) = res["curves"][v]
+        assert c["val_step"] == [200] and c["step"] == [200]
+    assert set(res["versions"]) >= {"torch", "python"} and res["wall_seconds"] > 0
+    assert "acceptance" in res and res["loss_floor"] == pytest.approx(0.2056, abs=5e-4)
+    assert (tmp_path / "res" / "toy1d.md").read_text().count("| EquiNet") == 3
+    assert sorted(p.name for p in out.parent.iterdir()) == ["toy1d.json", "toy1d.md"]  # no temp files left
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
+    out = tmp_path / "toy1d.json"
+    toy1d.write_json_atomic({"old": 1}, out)
+
+    def boom(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", boom)
+    with pytest.raises(OSError, match="disk full"):
+        toy1d.write_json_atomic({"new": 2}, out)
+    assert json.loads(out.read_text()) == {"old": 1}
+    assert [p.name for p in tmp_path.iterdir()] == ["toy1d.json"]
+
+
+def test_bad_variant_is_rejected():
+    with pytest.raises(ValueError, match="variant"):
+        toy1d.train_one("nope", 0, steps=1)
