@@ -65,9 +65,7 @@ def _write_shard(cache: Path, idx: int, result: dict) -> None:
     meta = {k: v for k, v in result.items() if k not in ("z", "pos", "energies", "weights")}
     arrays = {"meta": np.array(json.dumps(meta))}
     if result.get("status") == "ok":
-        arrays.update(
-            z=result["z"], pos=result["pos"], energies=result["energies"], weights=result["weights"]
-        )
+        arrays.update(z=result["z"], pos=result["pos"], energies=result["energies"], weights=result["weights"])
     _atomic_save(_shard_path(cache, idx), **arrays)
 
 
@@ -182,9 +180,11 @@ def _stats(n_confs):
     }
 
 
-def build(args) -> dict:
-    from symviz.data import qm9
+def build(args, records: dict | None = None) -> dict:
+    """Run (or resume) the build described by ``args`` (see :func:`parse_args`).
 
+    ``records``: optional ``{qm9_index: QM9Record}`` (tests); default: all of QM9 from qm9pack.
+    """
     out = Path(args.out)
     cache = Path(args.cache or str(out) + ".cache")
     cache.mkdir(parents=True, exist_ok=True)
@@ -198,8 +198,11 @@ def build(args) -> dict:
     )
     params.check()
     t_start = time.time()
-    print("reading QM9 CSVs from qm9pack ...", flush=True)
-    records = {r.index: r for r in qm9.iter_qm9_records()}
+    if records is None:
+        from symviz.data import qm9
+
+        print("reading QM9 CSVs from qm9pack ...", flush=True)
+        records = {r.index: r for r in qm9.iter_qm9_records()}
     streams = split_streams(records, args.seed)
     targets = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
     meta = {
