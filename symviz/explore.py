@@ -24,7 +24,7 @@ import torch
 from symviz._checks import check_centered, check_point_cloud
 from symviz.data.toys import asymmetric_cloud_2d
 from symviz.diffusion import VPSchedule, add_noise
-from symviz.groups import O2, SO2, Cyclic, Dihedral, Group, MatrixGroup, Reflection
+from symviz.groups import O2, SO2, Cyclic, Dihedral, Group, MatrixGroup, Reflection, rotation_2d
 from symviz.orbit import closed_form_target, orbit_logits, orbit_target, orbit_weights
 
 __all__ = [
@@ -304,9 +304,7 @@ def orbit_explorer_frame(
     x0 = make_x0(data)
     xt, alpha, sigma = noisy_sample(x0, t, seed, schedule)
     gen = torch.Generator().manual_seed(seed + 1)
-    res = orbit_target(
-        x0, xt, alpha, sigma, g, num_samples=K, include_identity=include_identity, generator=gen
-    )
+    res = orbit_target(x0, xt, alpha, sigma, g, num_samples=K, include_identity=include_identity, generator=gen)
     exact = exact_orbit_target(x0, xt, alpha, sigma, g)
     draw = g.elements(dtype=DTYPE) if g.is_finite else haar_quadrature(g, 180)
     cand_angle, cand_reflect = element_angles(res.elements)
@@ -518,7 +516,7 @@ def group_action_frame(group="C6", element=0, reflect: bool = False, data="cloud
             raise ValueError(f"the angle must be finite; got {element!r}")
         if reflect and not isinstance(g, O2):
             raise ValueError(f"{group!r} has no reflections; choose O2 (or D_n) to reflect")
-        mat = SO2().from_angle(math.radians(ang)).to(DTYPE)
+        mat = rotation_2d(torch.tensor(math.radians(ang), dtype=DTYPE))
         if reflect:
             mat = mat @ torch.diag(torch.tensor([1.0, -1.0], dtype=DTYPE))
         draw = haar_quadrature(g, 180)

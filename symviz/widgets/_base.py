@@ -14,10 +14,16 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["View", "figure_widget", "polyline", "segments"]
+__all__ = ["View", "figure_widget", "polyline", "segments", "curves", "slider_opts"]
 
 READOUT_CLASS = "symviz-readout"
 FONT = dict(size=11)
+
+
+def slider_opts(width: str = "300px", label_width: str = "30px") -> dict:
+    """Keyword arguments for a slider: live updates and a *fresh* Layout (a Layout shared by two widgets
+    would hide both when one is hidden)."""
+    return dict(continuous_update=True, style={"description_width": label_width}, layout=W.Layout(width=width))
 
 
 def figure_widget(cols: int = 1, width: int = 520, height: int = 430, titles=None) -> go.FigureWidget:

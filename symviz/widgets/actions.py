@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, curves, figure_widget, polyline
+from symviz.widgets._base import View, curves, figure_widget, polyline, slider_opts
 
 __all__ = ["GroupActionExplorer"]
 
@@ -24,12 +24,10 @@ class GroupActionExplorer(View):
         ga = GroupActionExplorer("D4"); ga.update(element=5); ga.update(group="O2", angle=30, reflect=True)
     """
 
-    def __init__(
-        self, group="C6", element: int = 1, angle: float = 30.0, reflect: bool = False, data="cloud"
-    ):
+    def __init__(self, group="C6", element: int = 1, angle: float = 30.0, reflect: bool = False, data="cloud"):
         super().__init__()
         self.params = dict(group=group, element=element, angle=angle, reflect=reflect, data=data)
-        sl = dict(continuous_update=True, style={"description_width": "45px"}, layout=W.Layout(width="320px"))
+        opts = dict(width="320px", label_width="45px")
         self.controls = {
             "group": W.Dropdown(
                 options=list(GROUPS),
@@ -38,8 +36,10 @@ class GroupActionExplorer(View):
                 layout=W.Layout(width="160px"),
                 style={"description_width": "45px"},
             ),
-            "element": W.IntSlider(value=element, min=0, max=5, description="g", **sl),
-            "angle": W.FloatSlider(value=angle, min=0.0, max=360.0, step=1.0, description="angle", **sl),
+            "element": W.IntSlider(value=element, min=0, max=5, description="g", **slider_opts(**opts)),
+            "angle": W.FloatSlider(
+                value=angle, min=0.0, max=360.0, step=1.0, description="angle", **slider_opts(**opts)
+            ),
             "reflect": W.Checkbox(value=reflect, description="reflect (O2)", indent=False),
         }
         self.fig = figure_widget(width=520, height=500)
@@ -75,10 +75,8 @@ class GroupActionExplorer(View):
     def compute(self, **p):
         g = explore.make_group(p["group"])
         if g.is_finite:
-            return explore.group_action_frame(p["group"], element=p["element"], data=p["data"])
-        return explore.group_action_frame(
-            p["group"], element=p["angle"], reflect=p["reflect"], data=p["data"]
-        )
+            return explore.group_action_frame(p["group"], element=p["element"], reflect=p["reflect"], data=p["data"])
+        return explore.group_action_frame(p["group"], element=p["angle"], reflect=p["reflect"], data=p["data"])
 
     def _sync_controls(self) -> None:
         g = explore.make_group(self.params["group"])

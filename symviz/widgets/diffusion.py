@@ -55,22 +55,16 @@ class ForwardDiffusion(View):
         f = self.fig
         x0 = self.frames.x0.reshape(-1, 2)
         f.add_trace(
-            go.Scatter(
-                name="x0 (data)", x=x0[:, 0], y=x0[:, 1], mode="markers", marker=dict(color="#bbbbbb", size=6)
-            )
+            go.Scatter(name="x0 (data)", x=x0[:, 0], y=x0[:, 1], mode="markers", marker=dict(color="#bbbbbb", size=6))
         )
         f.add_trace(go.Scatter(name="x_t", mode="markers", marker=dict(color="#d62728", size=5, opacity=0.7)))
         f.add_trace(
-            go.Scatter(
-                name="E[x0 | x_t]", mode="markers", marker=dict(color="#1f77b4", size=6, symbol="diamond")
-            )
+            go.Scatter(name="E[x0 | x_t]", mode="markers", marker=dict(color="#1f77b4", size=6, symbol="diamond"))
         )
         f.update_xaxes(range=[-3.5, 3.5])
         f.update_yaxes(range=[-3.5, 3.5])
         self._wire()
-        self.widget = W.VBox(
-            [W.HBox([self.controls["t"], self.controls["show_denoised"]]), self.readout, self.fig]
-        )
+        self.widget = W.VBox([W.HBox([self.controls["t"], self.controls["show_denoised"]]), self.readout, self.fig])
         self.update()
 
     def index(self, t) -> int:
@@ -95,7 +89,4 @@ class ForwardDiffusion(View):
         fr = self.frames
         a, s = fr.alpha[i], fr.sigma[i]
         snr = "∞" if s == 0 else f"{a**2 / s**2:.3g}"
-        return (
-            f"t = {fr.times[i]:.2f} · α = {a:.3f} · σ = {s:.3f} · SNR α²/σ² = {snr} · "
-            f"α² + σ² = {a**2 + s**2:.6f}"
-        )
+        return f"t = {fr.times[i]:.2f} · α = {a:.3f} · σ = {s:.3f} · SNR α²/σ² = {snr} · α² + σ² = {a**2 + s**2:.6f}"

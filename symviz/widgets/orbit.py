@@ -8,11 +8,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, curves, figure_widget, polyline, segments
+from symviz.widgets._base import View, curves, figure_widget, polyline, segments, slider_opts
 
 __all__ = ["OrbitExplorer", "TargetField"]
-
-SLIDER = dict(continuous_update=True, style={"description_width": "30px"}, layout=W.Layout(width="300px"))
 
 
 def _orbit_xy(orbit: np.ndarray, finite: bool):
@@ -63,9 +61,9 @@ class OrbitExplorer(View):
                 style={"description_width": "25px"},
             ),
             "t": W.FloatSlider(
-                value=t, min=0.0, max=1.0, step=0.01, description="t", readout_format=".2f", **SLIDER
+                value=t, min=0.0, max=1.0, step=0.01, description="t", readout_format=".2f", **slider_opts()
             ),
-            "K": W.IntSlider(value=K, min=1, max=max_k, step=1, description="K", **SLIDER),
+            "K": W.IntSlider(value=K, min=1, max=max_k, step=1, description="K", **slider_opts()),
             "seed": W.IntText(
                 value=seed,
                 description="seed",
@@ -142,9 +140,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(
-                name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c"), showlegend=False
-            ),
+            go.Scatter(name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c"), showlegend=False),
             1,
             2,
         )
@@ -253,7 +249,7 @@ class TargetField(View):
                 style={"description_width": "45px"},
             ),
             "t": W.FloatSlider(
-                value=t, min=0.0, max=1.0, step=0.02, description="t", readout_format=".2f", **SLIDER
+                value=t, min=0.0, max=1.0, step=0.02, description="t", readout_format=".2f", **slider_opts()
             ),
         }
         self.fig = figure_widget(width=520, height=500)
@@ -272,9 +268,7 @@ class TargetField(View):
     def compute(self, **p):
         key = (p["group"], float(p["t"]))
         if key not in self._cache:
-            self._cache[key] = explore.target_field(
-                p["group"], "point", t=p["t"], grid=self.grid, extent=self.extent
-            )
+            self._cache[key] = explore.target_field(p["group"], "point", t=p["t"], grid=self.grid, extent=self.extent)
         return self._cache[key]
 
     def draw(self, fr) -> None:

@@ -31,9 +31,7 @@ class LiveTrainingPlot:
             :meth:`flush` after training to draw the last points.
     """
 
-    def __init__(
-        self, title: str = "training loss", log_y: bool = True, smooth: int = 5, min_interval: float = 0.0
-    ):
+    def __init__(self, title: str = "training loss", log_y: bool = True, smooth: int = 5, min_interval: float = 0.0):
         self.smooth, self.min_interval = smooth, float(min_interval)
         self.runs: dict[str, tuple[list, list]] = {}
         self.current: str | None = None
@@ -79,11 +77,11 @@ class LiveTrainingPlot:
         """The training callback: record ``(step, loss)`` and redraw (at most every ``min_interval`` s)."""
         steps, losses = self.runs[self.current]
         try:
-            steps.append(float(step))
-            losses.append(float(loss))
+            point = (float(step), float(loss))
         except (TypeError, ValueError):
-            steps.append(math.nan)
-            losses.append(math.nan)
+            point = (math.nan, math.nan)  # counted and reported as a non-finite value
+        steps.append(point[0])
+        losses.append(point[1])
         now = time.perf_counter()
         if now - self._last_draw >= self.min_interval:
             self.flush()

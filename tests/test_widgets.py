@@ -1,0 +1,310 @@
+"""Every widget, headless: each control moved across its whole range (and every group option), the shown
+state checked against the pure function, and bad values shown as a message without breaking the widget."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("ipywidgets")
+pytest.importorskip("plotly")
+
+import symviz as sv  # noqa: E402
+import symviz.data.toys  # noqa: E402, F401
+import symviz.train  # noqa: E402, F401
+from symviz import explore as ex  # noqa: E402
+from symviz import widgets as sw  # noqa: E402
+
+torch.set_num_threads(1)
+
+
+def shown(view) -> list:
+    """A snapshot of what the view displays: every trace's x and y, and the readout."""
+    data = [
+        (
+            np.asarray(tr.x, dtype=float).copy() if tr.x is not None else None,
+            np.asarray(tr.y, dtype=float).copy() if tr.y is not None else None,
+        )
+        for tr in view.fig.data
+    ]
+    return [data, view.readout.value]
+
+
+def same(a, b) -> bool:
+    (da, ra), (db, rb) = a, b
+    if ra != rb:
+        return False
+    for (xa, ya), (xb, yb) in zip(da, db):
+        for u, v in ((xa, xb), (ya, yb)):
+            if (u is None) != (v is None) or (
+                u is not None and (u.shape != v.shape or not np.array_equal(u, v, equal_nan=True))
+            ):
+                return False
+    return True
+
+
+def slider_values(ctl, n: int = 5) -> list:
+    vals = np.linspace(ctl.min, ctl.max, n)
+    return [type(ctl.value)(v) if not isinstance(ctl.value, int) else int(round(v)) for v in vals]
+
+
+def assert_ok(view):
+    assert view.error is None, view.error
+    assert "Invalid" not in view.readout.value
+    assert "symviz-readout" in view.readout._dom_classes
+
+
+def assert_error_then_recovers(view, bad: dict, good: dict, match: str):
+    before = shown(view)
+    assert view.update(**bad) is None
+    assert view.error is not None and match in view.error
+    assert "Invalid input" in view.readout.value and match.split()[0] in view.readout.value
+    assert same(shown(view)[:1] + [None], before[:1] + [None])  # the last good picture stays
+    assert view.update(**good) is not None
+    assert_ok(view)
+
+
+# ----------------------------------------------------------------------------------------------
+# OrbitExplorer
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def explorer():
+    return sw.OrbitExplorer(group="SO2", t=0.3, K=16, seed=0, max_k=256)
+
+
+@pytest.mark.parametrize("group", ex.GROUP_CHOICES)
+def test_orbit_explorer_t_and_k_sliders_over_their_range(explorer, group):
+    explorer.update(group=group, t=0.3, K=16, data="cloud")
+    assert_ok(explorer)
+    c = explorer.controls
+    assert c["group"].value == group
+    for name in ("t", "K"):
+        for v in slider_values(c[name]):
+            before, prev = shown(explorer), c[name].value
+            c[name].value = v  # what the browser does: the observer calls update()
+            assert_ok(explorer)
+            assert explorer.params[name] == v
+            fr = explorer.frame
+            ref = ex.orbit_explorer_frame(group, t=explorer.params["t"], K=explorer.params["K"], seed=0, data="cloud")
+            np.testing.assert_allclose(fr.mc_target, ref.mc_target)
+            assert f"K = {fr.K}" in explorer.readout.value and f"ESS = {fr.ess:.2f}" in explorer.readout.value
+            # the candidates trace shows exactly the frame's candidates
+            np.testing.assert_allclose(explorer.fig.data[1].x, fr.candidates.reshape(-1, 2)[:, 0])
+            np.testing.assert_allclose(explorer.fig.data[8].y, fr.K * fr.weights)
+            if v != prev:
+                assert not same(shown(explorer), before), (name, v)
+
+
+def test_orbit_explorer_other_controls(explorer):
+    explorer.update(group="SO2", t=0.5, K=32, data="point", seed=0, include_identity=True)
+    c = explorer.controls
+    for ctl, vals in (
+        (c["data"], ["cloud", "point"]),
+        (c["seed"], [1, 2, 0]),
+        (c["include_identity"], [False, True]),
+        (c["group"], list(ex.GROUP_CHOICES)),
+    ):
+        for v in vals:
+            before = shown(explorer)
+            ctl.value = v
+            assert_ok(explorer)
+            assert not same(shown(explorer), before), (ctl.description, v)
+
+
+def test_orbit_explorer_programmatic_update_moves_the_controls(explorer):
+    explorer.update(group="D4", t=0.7, K=100, seed=3)
+    c = explorer.controls
+    assert (c["group"].value, c["t"].value, c["K"].value, c["seed"].value) == ("D4", 0.7, 100, 3)
+    assert "group D4" in explorer.readout.value
+
+
+@pytest.mark.parametrize(
+    "bad,match",
+    [
+        (dict(K=0), "K must be"),
+        (dict(K=-5), "K must be"),
+        (dict(t=1.5), "t must lie"),
+        (dict(t=-0.1), "t must lie"),
+        (dict(group="SO3"), "unknown group"),
+        (dict(seed=-1), "seed"),
+        (dict(K=10**7), "K must be"),
+    ],
+)
+def test_orbit_explorer_bad_values_show_a_message(explorer, bad, match):
+    explorer.update(group="SO2", t=0.4, K=16, seed=0)
+    assert_error_then_recovers(explorer, bad, dict(t=0.45), match)
+    # the controls were not moved to the bad value and still drive the widget
+    explorer.controls["K"].value = 20
+    assert_ok(explorer) and explorer.params["K"] == 20
+
+
+def test_orbit_explorer_seed_box_typed_negative():
+    w = sw.OrbitExplorer()
+    w.controls["seed"].value = -3  # an IntText accepts it; the widget must explain, not crash
+    assert w.error is not None and "seed" in w.readout.value
+    w.controls["t"].value = 0.6
+    assert w.error is None and w.params["seed"] == 0 and w.params["t"] == 0.6
+
+
+def test_unknown_parameter_is_a_programming_error(explorer):
+    with pytest.raises(TypeError, match="unknown parameter"):
+        explorer.update(k=3)
+
+
+# ----------------------------------------------------------------------------------------------
+# TargetField
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ex.GROUP_CHOICES)
+def test_target_field_t_slider(group):
+    w = sw.TargetField(group=group, grid=9)
+    assert_ok(w)
+    for t in slider_values(w.controls["t"], 6):
+        before = shown(w)
+        w.controls["t"].value = t
+        assert_ok(w)
+        ref = ex.target_field(group, t=t, grid=9)
+        np.testing.assert_allclose(w.fig.data[2].x, ref.targets[:, 0])
+        assert f"t = {t:.2f}" in w.readout.value
+        assert not same(shown(w), before)
+    assert_error_then_recovers(w, dict(t=2.0), dict(t=0.3), "t must lie")
+    assert_error_then_recovers(w, dict(group="C0"), dict(group="D4"), "unknown group")
+
+
+def test_target_field_group_dropdown_and_cache():
+    w = sw.TargetField(grid=5)
+    for g in ex.GROUP_CHOICES:
+        w.controls["group"].value = g
+        assert_ok(w) and w.params["group"] == g
+    n = len(w._cache)
+    w.update(group="C6", t=0.5)
+    assert len(w._cache) == n  # revisiting a setting only redraws
+
+
+# ----------------------------------------------------------------------------------------------
+# ForwardDiffusion
+# ----------------------------------------------------------------------------------------------
+
+
+def test_forward_diffusion_slider_indexes_precomputed_frames():
+    w = sw.ForwardDiffusion(num_frames=11)
+    frames = w.frames
+    for i, t in enumerate(np.linspace(0, 1, 11)):
+        before = shown(w)
+        w.controls["t"].value = float(t)
+        assert_ok(w)
+        np.testing.assert_allclose(w.fig.data[1].x, frames.xt[i].reshape(-1, 2)[:, 0])
+        np.testing.assert_allclose(w.fig.data[2].y, frames.denoised[i].reshape(-1, 2)[:, 1])
+        assert f"t = {t:.2f}" in w.readout.value
+        if i:
+            assert not same(shown(w), before)
+    np.testing.assert_allclose(w.fig.data[1].x, frames.eps.reshape(-1, 2)[:, 0], atol=1e-12)  # t = 1: noise
+    w.controls["show_denoised"].value = False
+    assert w.fig.data[2].visible is False
+    w.controls["show_denoised"].value = True
+    assert w.fig.data[2].visible is True
+    assert_error_then_recovers(w, dict(t=-1), dict(t=0.5), "t must lie")
+    with pytest.raises(ValueError, match="num_frames"):
+        sw.ForwardDiffusion(num_frames=1)
+
+
+# ----------------------------------------------------------------------------------------------
+# GroupActionExplorer
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("group", ["C6", "D4", "Z2"])
+def test_group_action_explorer_finite(group):
+    w = sw.GroupActionExplorer(group="C6")
+    w.controls["group"].value = group
+    assert_ok(w)
+    order = ex.make_group(group).order
+    el = w.controls["element"]
+    assert el.max == order - 1 and el.layout.display is None and w.controls["angle"].layout.display == "none"
+    for j in range(order):
+        el.value = j
+        assert_ok(w)
+        ref = ex.group_action_frame(group, element=j)
+        np.testing.assert_allclose(np.asarray(w.fig.data[2].x)[:4], ref.gx0[:, 0])
+        assert ref.label in w.readout.value
+    assert_error_then_recovers(w, dict(element=order), dict(element=0), "element must be")
+    assert_error_then_recovers(w, dict(reflect=True), dict(reflect=False), "reflect")
+
+
+@pytest.mark.parametrize("group", ["SO2", "O2"])
+def test_group_action_explorer_continuous(group):
+    w = sw.GroupActionExplorer(group="D4", element=7)
+    w.controls["group"].value = group
+    assert_ok(w)
+    assert w.controls["angle"].layout.display is None and w.controls["element"].layout.display == "none"
+    assert w.controls["reflect"].disabled == (group != "O2")
+    reflects = [False, True] if group == "O2" else [False]
+    for r in reflects:
+        w.controls["reflect"].value = r
+        for a in slider_values(w.controls["angle"], 7):
+            before = shown(w)
+            w.controls["angle"].value = a
+            assert_ok(w)
+            ref = ex.group_action_frame(group, element=a, reflect=r)
+            np.testing.assert_allclose(np.asarray(w.fig.data[2].y)[:4], ref.gx0[:, 1], atol=1e-12)
+            assert ref.label in w.readout.value
+            assert not same(shown(w), before) or a in (0.0, 360.0)
+    assert_error_then_recovers(w, dict(angle=float("inf")), dict(angle=10.0), "finite")
+
+
+def test_group_action_explorer_switching_back_to_a_smaller_group():
+    w = sw.GroupActionExplorer(group="D4", element=7)
+    w.controls["group"].value = "C6"
+    assert_ok(w) and w.params["element"] == 5 and w.controls["element"].value == 5
+
+
+# ----------------------------------------------------------------------------------------------
+# LiveTrainingPlot
+# ----------------------------------------------------------------------------------------------
+
+
+def test_live_training_plot_with_fit():
+    plot = sw.LiveTrainingPlot()
+    data = sv.data.toys.blob_2d(64, generator=torch.Generator().manual_seed(0))
+    net = sv.nets.TimeMLP(num_points=1, dim=2, hidden=16, depth=2)
+    loss = sv.losses.DenoisingLoss(
+        sv.diffusion.VPSchedule("cosine"), mode="orbit", group=sv.groups.SO2(), num_samples=8
+    )
+    hist = sv.train.fit(net, loss, data, steps=30, batch_size=16, log_every=5, progress=False, callback=plot)
+    np.testing.assert_allclose(plot.fig.data[0].x, hist.step)
+    np.testing.assert_allclose(plot.fig.data[0].y, hist.loss)
+    assert "step 30" in plot.readout.value and "symviz-readout" in plot.readout._dom_classes
+    plot.new_run("second")
+    assert len(plot.fig.data) == 4 and plot.fig.data[-1].name == "second"
+    plot(1, float("nan"))
+    plot(2, 0.5)
+    assert "1 non-finite" in plot.readout.value and list(plot.fig.data[-2].y) == [0.5]
+    plot(3, "not a number")
+    assert "2 non-finite" in plot.readout.value
+    with pytest.raises(ValueError, match="exists"):
+        plot.new_run("second")
+
+
+def test_live_training_plot_throttles():
+    plot = sw.LiveTrainingPlot(min_interval=3600)
+    for i in range(1, 6):
+        plot(i, 1.0 / i)
+    assert len(plot.fig.data[0].x) == 1  # only the first call drew
+    plot.flush()
+    assert len(plot.fig.data[0].x) == 5
+
+
+def test_every_view_displays_as_a_widget():
+    for view in (
+        sw.OrbitExplorer(),
+        sw.TargetField(grid=5),
+        sw.ForwardDiffusion(num_frames=3),
+        sw.GroupActionExplorer(),
+        sw.LiveTrainingPlot(),
+    ):
+        bundle = view._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
