@@ -55,7 +55,7 @@ def _gen_device(generator, device):
 def rotation_2d(theta: torch.Tensor) -> torch.Tensor:
     """Rotation matrices ``(..., 2, 2)`` for angles ``theta (...)`` (counter-clockwise, radians)."""
     c, s = torch.cos(theta), torch.sin(theta)
-    return torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    return torch.stack([c, -s, s, c], -1).reshape(*theta.shape, 2, 2)
 
 
 class Group:
@@ -264,8 +264,8 @@ class SO2(MatrixGroup):
 
     def sample(self, k, generator=None, dtype=None, device=None):
         dev = _gen_device(generator, device)
-        theta = torch.rand(k, generator=generator, dtype=torch.float64, device=dev) * (2 * math.pi)
-        return rotation_2d(theta).to(_dtype(dtype))
+        theta = torch.rand(k, generator=generator, dtype=_dtype(dtype), device=dev) * (2 * math.pi)
+        return rotation_2d(theta)
 
     def from_angle(self, theta) -> torch.Tensor:
         """Elements for given angles ``theta (...)`` (radians)."""
@@ -310,7 +310,7 @@ class SO3(MatrixGroup):
 
     def sample(self, k, generator=None, dtype=None, device=None):
         dev = _gen_device(generator, device)
-        u1, u2, u3 = torch.rand(3, k, generator=generator, dtype=torch.float64, device=dev)
+        u1, u2, u3 = torch.rand(3, k, generator=generator, dtype=_dtype(dtype), device=dev)
         a, b = torch.sqrt(1 - u1), torch.sqrt(u1)
         q = torch.stack(
             [
@@ -321,7 +321,7 @@ class SO3(MatrixGroup):
             ],
             -1,
         )
-        return _quaternion_to_matrix(q).to(_dtype(dtype))
+        return _quaternion_to_matrix(q)
 
 
 class O3(MatrixGroup):

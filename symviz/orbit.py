@@ -16,8 +16,6 @@ uniform weights; padded candidates (invalid permutations) get logit -inf before 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from symviz._checks import (
@@ -26,30 +24,36 @@ from symviz._checks import (
     check_point_cloud,
     check_positive_int,
 )
-from symviz.groups import SO2, SO3, Group, Reflection
+from symviz.groups import SO2, SO3, Group, MatrixGroup, Reflection
 
 __all__ = ["OrbitTarget", "orbit_logits", "orbit_weights", "orbit_target", "closed_form_target", "ess"]
 
 
-@dataclass
 class OrbitTarget:
     """The result of :func:`orbit_target`.
 
     Attributes:
         target: ``(..., n, d)`` the self-normalized weighted average ``sum_k w_k g_k.x0``.
         weights: ``(..., K)`` softmax weights (sum to 1).
-        candidates: ``(..., K, n, d)`` the orbit points ``g_k.x0``.
+        candidates: ``(..., K, n, d)`` the orbit points ``g_k.x0`` (computed on first access: the training
+            loss never needs them for matrix groups).
         logits: ``(..., K)`` the log weights before normalisation (-inf for masked candidates).
         ess: ``(...)`` effective sample size ``1 / sum_k w_k^2``, in [1, K].
         elements: the K group elements used (slot 0 = identity when included).
     """
 
-    target: torch.Tensor
-    weights: torch.Tensor
-    candidates: torch.Tensor
-    logits: torch.Tensor
-    ess: torch.Tensor
-    elements: object = None
+    def __init__(self, target, weights, logits, ess, elements, candidates=None, make_candidates=None):
+        self.target, self.weights, self.logits, self.ess, self.elements = target, weights, logits, ess, elements
+        self._candidates, self._make = candidates, make_candidates
+
+    @property
+    def candidates(self) -> torch.Tensor:
+        if self._candidates is None:
+            self._candidates = self._make()
+        return self._candidates
+
+    def __repr__(self):
+        return f"OrbitTarget(target {tuple(self.target.shape)}, K={self.weights.shape[-1]})"
 
 
 def _per_cloud(v, x: torch.Tensor, name: str) -> torch.Tensor:
@@ -95,26 +99,45 @@ def orbit_logits(
         ``(..., K)`` logits.
     """
     a = alpha.reshape(*alpha.shape, 1, 1, 1)
-    s2 = (sigma**2).reshape(*sigma.shape, 1)
-    diff = xt.unsqueeze(-3) - a * candidates
-    sq = diff.pow(2).sum(-1)  # (..., K, n)
+    sq = (xt.unsqueeze(-3) - a * candidates).pow(2).sum(-1)  # (..., K, n)
     if mask is not None:
         sq = sq * mask.unsqueeze(-2).to(sq.dtype)
-    d2 = sq.sum(-1)  # (..., K)
+    cand_sq = candidates.pow(2).sum((-1, -2)).amax(-1, keepdim=True)  # (..., 1)
+    scale = xt.pow(2).sum((-1, -2)).unsqueeze(-1) + alpha.reshape(*alpha.shape, 1) ** 2 * cand_sq
+    return _logits_from_sqdist(sq.sum(-1), sigma, scale, valid, temperature)
+
+
+def _logits_from_sqdist(d2, sigma, scale, valid, temperature):
+    """Shared tail of the logits: ``d2 (..., K)`` squared distances (up to a per-cloud constant) to logits."""
+    s2 = (sigma**2).reshape(*sigma.shape, 1)
     if valid is not None:
         d2 = torch.where(valid, d2, torch.full_like(d2, float("inf")))
     d2 = d2 - d2.amin(-1, keepdim=True)
     tiny = torch.finfo(d2.dtype).tiny
     zero = s2 <= tiny * 1e6
     smooth = -d2 / (2 * s2.clamp_min(tiny * 1e6) * temperature)
-    cand_sq = candidates.pow(2).sum((-1, -2)).amax(-1, keepdim=True)  # (..., 1)
-    scale = xt.pow(2).sum((-1, -2)).unsqueeze(-1) + alpha.reshape(*alpha.shape, 1) ** 2 * cand_sq
     tol = 64 * torch.finfo(d2.dtype).eps * (1 + scale)
     limit = torch.where(d2 <= tol, torch.zeros_like(d2), torch.full_like(d2, float("-inf")))
     out = torch.where(zero, limit, smooth)
     if valid is not None:
         out = torch.where(valid, out, torch.full_like(out, float("-inf")))
     return out
+
+
+def _matrix_group_logits(x0, xt, alpha, sigma, mats, mask, temperature):
+    """Logits for orthogonal matrices without forming candidates (O(K d^2) instead of O(K n d)).
+
+    ``||x_t - alpha R x0||^2 = ||x_t||^2 + alpha^2 ||x0||^2 - 2 alpha <M, R>_F`` with ``M = sum_i x_t,i x0,i^T``;
+    the first two terms do not depend on R and cancel in the softmax.
+    """
+    if mask is not None:
+        xt = xt * mask.unsqueeze(-1).to(xt.dtype)
+    m = torch.einsum("...ip,...iq->...pq", xt, x0)  # (..., d, d)
+    ip = (mats * m.unsqueeze(-3)).sum((-1, -2))  # (..., K)
+    d2 = -2 * alpha.unsqueeze(-1) * ip
+    x0n = (x0 if mask is None else x0 * mask.unsqueeze(-1).to(x0.dtype)).pow(2).sum((-1, -2))
+    scale = (xt.pow(2).sum((-1, -2)) + alpha**2 * x0n).unsqueeze(-1)
+    return _logits_from_sqdist(d2, sigma, scale, None, temperature)
 
 
 def orbit_weights(logits: torch.Tensor) -> torch.Tensor:
@@ -188,23 +211,34 @@ def orbit_target(
     s = _per_cloud(sigma, x0, "sigma")
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number; got {temperature!r}")
+    lead = torch.broadcast_shapes(x0.shape[:-2], xt.shape[:-2], a.shape, s.shape)
     if elements is None:
-        lead = torch.broadcast_shapes(x0.shape[:-2], xt.shape[:-2], a.shape, s.shape)
         elements = _candidate_elements(group, lead, num_samples, include_identity, generator, x0.dtype, x0.device)
-    cands = group.act(elements, x0.unsqueeze(-3))  # (..., K, n, d)
-    lead = torch.broadcast_shapes(cands.shape[:-3], xt.shape[:-2], a.shape, s.shape)
-    cands = cands.expand(*lead, *cands.shape[-3:])
-    valid = group.element_mask(elements)
-    if valid is not None:
-        valid = valid.expand(*lead, cands.shape[-3])
-    logits = orbit_logits(
-        cands, xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead), mask, valid, temperature
-    )
-    w = orbit_weights(logits)
-    target = torch.einsum("...k,...knd->...nd", w, cands)
+    xt_l, a_l, s_l = xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead)
+    n, d = x0.shape[-2:]
+
+    def make_candidates():
+        c = group.act(elements, x0.unsqueeze(-3))  # (..., K, n, d)
+        return c.expand(*lead, *c.shape[-3:])
+
+    if isinstance(group, MatrixGroup) and type(group).act is MatrixGroup.act:  # the linear action x -> R x
+        mats = elements.to(x0.dtype)
+        x0_l = x0.expand(*lead, n, d)
+        logits = _matrix_group_logits(x0_l, xt_l, a_l, s_l, mats, mask, temperature)
+        w = orbit_weights(logits)
+        avg = (w[..., None, None] * mats).sum(-3)  # sum_k w_k R_k, (..., d, d)
+        target, cands = torch.matmul(x0_l, avg.transpose(-1, -2)), None
+    else:
+        cands = make_candidates()
+        valid = group.element_mask(elements)
+        if valid is not None:
+            valid = valid.expand(*lead, cands.shape[-3])
+        logits = orbit_logits(cands, xt_l, a_l, s_l, mask, valid, temperature)
+        w = orbit_weights(logits)
+        target = torch.einsum("...k,...knd->...nd", w, cands)
     if mask is not None:
         target = target * mask.unsqueeze(-1).to(target.dtype)
-    return OrbitTarget(target=target, weights=w, candidates=cands, logits=logits, ess=ess(w), elements=elements)
+    return OrbitTarget(target, w, logits, ess(w), elements, candidates=cands, make_candidates=make_candidates)
 
 
 # ----------------------------------------------------------------------------------------------

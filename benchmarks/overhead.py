@@ -1,0 +1,95 @@
+"""Training-step time of the orbit loss relative to the plain loss, at K in {1, 16, 64, 256, 1024}.
+
+Two settings (TOOLING.md §7 sizes): a 2D MLP (4 x 256, batch 512, SO(2), single points) and an EGNN
+(d 64, 4 layers) on 3D clouds of 20 points (batch 32, SO(3)). Steps of the plain and orbit losses are
+interleaved so that machine noise hits both alike; the table reports median step times and their ratio.
+
+Run:  python benchmarks/overhead.py            (writes benchmarks/results/overhead.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+import symviz as sv
+from symviz.data import toys
+
+KS = [1, 16, 64, 256, 1024]
+
+
+def _setting(name):
+    gen = torch.Generator().manual_seed(0)
+    torch.manual_seed(0)
+    if name == "mlp2d":
+        data = toys.blob_2d(4096, generator=gen)
+        return data, sv.groups.SO2(), sv.nets.TimeMLP(1, 2, hidden=256, depth=4), 512
+    x = torch.randn(4096, 20, 3, generator=gen)
+    data = x - x.mean(-2, keepdim=True)
+    return data, sv.groups.SO3(), sv.nets.EGNN(hidden=64, layers=4), 32
+
+
+def _step(net, opt, loss_fn, batch, gen):
+    t0 = time.perf_counter()
+    loss = loss_fn(net, batch, generator=gen).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return time.perf_counter() - t0
+
+
+def measure(name: str, steps: int) -> list[tuple[int, float, float]]:
+    data, group, net, bs = _setting(name)
+    opt = torch.optim.Adam(net.parameters(), lr=1e-4)
+    sched = sv.diffusion.VPSchedule()
+    plain = sv.losses.DenoisingLoss(sched, "plain")
+    gen = torch.Generator().manual_seed(1)
+    rows = []
+    for k in KS:
+        orbit = sv.losses.DenoisingLoss(sched, "orbit", group, num_samples=k)
+        tp, to = [], []
+        for i in range(steps + 5):
+            batch = data[torch.randint(0, len(data), (bs,), generator=gen)]
+            a, b = (plain, orbit) if i % 2 == 0 else (orbit, plain)
+            ta, tb = _step(net, opt, a, batch, gen), _step(net, opt, b, batch, gen)
+            if i >= 5:  # warm-up excluded
+                (tp if a is plain else to).append(ta)
+                (to if a is plain else tp).append(tb)
+        rows.append((k, statistics.median(tp) * 1e3, statistics.median(to) * 1e3))
+    return rows
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=60, help="timed steps per loss and K")
+    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.md")
+    args = p.parse_args()
+    sv.configure_threads(1)
+    lines = [
+        "## Training-step overhead: orbit loss / plain loss",
+        "",
+        f"Command: `python benchmarks/overhead.py` (median of {args.steps} interleaved steps, 1 thread, "
+        f"torch {torch.__version__})",
+    ]
+    for name, title in [("mlp2d", "2D MLP 4x256, batch 512, SO(2)"), ("egnn3d", "EGNN d64 x 4, 32 x 20 atoms, SO(3)")]:
+        rows = measure(name, args.steps)
+        lines += ["", f"### {title}", "", "| K | plain ms/step | orbit ms/step | ratio |", "|---|---|---|---|"]
+        lines += [f"| {k} | {tp:.2f} | {to:.2f} | {to / tp:.3f} |" for k, tp, to in rows]
+        if name == "egnn3d":
+            r64 = next(to / tp for k, tp, to in rows if k == 64)
+            lines += [
+                "",
+                f"Goal: <= 1.10x at K = 64 for the 3D net: {r64:.3f}x -> {'MET' if r64 <= 1.10 else 'MISSED'}",
+            ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
