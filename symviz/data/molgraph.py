@@ -26,6 +26,7 @@ __all__ = [
     "mol_to_graph",
     "collate_molecules",
     "automorphisms",
+    "pad_automorphisms",
     "check_max_atoms",
 ]
 
@@ -69,8 +70,7 @@ def atom_onehot(z) -> torch.Tensor:
     idx = torch.where(bad, torch.full_like(z, -1), table[z.clamp(0, max(ATOM_TYPES))])
     if (idx < 0).any():
         raise ValueError(
-            f"z: only elements {ATOM_SYMBOLS} (Z={ATOM_TYPES}) are supported, "
-            f"got Z={sorted(set(z[idx < 0].tolist()))}"
+            f"z: only elements {ATOM_SYMBOLS} (Z={ATOM_TYPES}) are supported, got Z={sorted(set(z[idx < 0].tolist()))}"
         )
     return torch.nn.functional.one_hot(idx, len(ATOM_TYPES)).float()
 
@@ -176,4 +176,25 @@ def automorphisms(
         gen = generator if generator is not None else torch.Generator().manual_seed(0)
         pick = torch.randperm(out.shape[0] - 1, generator=gen)[: max_count - 1] + 1
         out = torch.cat([out[:1], out[pick.sort().values]], dim=0)
+    return out
+
+
+def pad_automorphisms(perms_list: Sequence[torch.Tensor], n_pad: int | None = None) -> torch.Tensor:
+    """Stack per-molecule automorphisms (P_b, n_b) into (B, P_max, n_pad) for a padded batch.
+
+    Each row is extended by the identity on the padding atoms (i ↦ i for i ≥ n_b); molecules with fewer than
+    P_max automorphisms get rows of -1, which ``Permutations`` treats as invalid (padding) elements.
+    """
+    if not perms_list:
+        raise ValueError("perms_list: need at least one molecule")
+    n_max = max(int(p.shape[-1]) for p in perms_list)
+    n_pad = n_max if n_pad is None else int(n_pad)
+    check_max_atoms(n_max, n_pad, what="a molecule's automorphism table")
+    p_max = max(int(p.shape[0]) for p in perms_list)
+    out = torch.full((len(perms_list), p_max, n_pad), -1, dtype=torch.long)
+    for b, p in enumerate(perms_list):
+        p = torch.as_tensor(p, dtype=torch.long)
+        n = p.shape[-1]
+        out[b, : p.shape[0], :n] = p
+        out[b, : p.shape[0], n:] = torch.arange(n, n_pad)
     return out
