@@ -55,6 +55,7 @@ def fit(
     checkpoint_path: str | os.PathLike | None = None,
     checkpoint_every: int | None = None,
     num_threads: int | None = None,
+    device: str | torch.device | None = None,
 ) -> History:
     """Train ``net`` on ``loss_fn(net, x0).mean()`` with Adam; returns the :class:`History`.
 
@@ -66,6 +67,8 @@ def fit(
         callback: called as ``callback(step, loss)`` every ``log_every`` steps (the live plot uses it).
         checkpoint_path / checkpoint_every: atomic checkpoint writes during training and at the end.
         num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
+        device: where to train (default: the device of the net's parameters); data, noise and group samples
+            are drawn there, so the same call scales from a laptop CPU to a GPU.
     """
     data = check_point_cloud(data, "data")
     if data.dim() != 3:
@@ -75,8 +78,14 @@ def fit(
     batch_size = check_positive_int(batch_size, "batch_size")
     log_every = check_positive_int(log_every, "log_every")
     configure_threads(num_threads)
+    if device is None:
+        device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
+    device = torch.device(device)
+    net.to(device)
+    data = data.to(device)
+    mask = None if mask is None else mask.to(device)
     torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed)
     opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
     hist = History()
     it = range(1, steps + 1)
@@ -88,7 +97,7 @@ def fit(
         it = bar
     start, acc, cnt = time.perf_counter(), 0.0, 0
     for step in it:
-        idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen)
+        idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen, device=device)
         loss = loss_fn(net, data[idx], generator=gen, mask=None if mask is None else mask[idx]).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(
@@ -225,6 +234,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--out", type=Path, required=True, help="checkpoint path (written atomically)")
     args = p.parse_args(argv)
     if args.mode != "plain" and args.group == "none":
@@ -239,6 +249,7 @@ def main(argv=None) -> int:
         lr=args.lr,
         seed=args.seed,
         checkpoint_path=args.out,
+        device=args.device,
     )
     save_checkpoint(args.out, net, step=args.steps, history=hist, meta={k: str(v) for k, v in vars(args).items()})
     print(f"trained {args.steps} steps in {hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}")
