@@ -1,0 +1,381 @@
+"""The 3D conformer viewer: one py3Dmol function for every molecule picture in symviz, offline.
+
+    from symviz.viz.molview import show_conformers, aligned_coordinates
+    show_conformers(ens)                                    # conformer 0 of an ensemble, ball and stick
+    show_conformers(ens, mode="grid", conf_ids=[0, 1, 2])   # one linked panel per conformer
+    show_conformers(generated, mode="overlay", reference=ens)  # generated (blue) vs reference (orange)
+    xyz = aligned_coordinates(ens, reference=0)             # (K, N, 3) numpy, what the viewer draws
+
+* **Offline.** :func:`show_conformers` calls :func:`symviz.viz.offline_js.enable_offline_3dmol` first (the
+  vendored 3Dmol.js, inlined once per kernel), and its view carries no CDN address: py3Dmol's fallback
+  loader gets a ``data:`` script that only prints how to reload the library (TOOLING.md §5.3).
+* **Aligned.** Conformers are superimposed on a reference conformer before they are drawn: a rigid motion
+  (rotation + translation, no reflection) fitted on heavy atoms, by default symmetry-aware
+  (``rdMolAlign.GetBestAlignmentTransform``, the alignment behind the COV/MAT RMSD of
+  :mod:`symviz.covmat`), else on the atom order (``rdMolAlign.AlignMol`` with an identity atom map).
+  Molecules with fewer than 3 heavy atoms are aligned on all atoms. Alignment works on copies: the caller's
+  molecule and the reference are never modified.
+* **Inputs.** An RDKit ``Mol`` with conformers, a :class:`symviz.data.ensembles.MoleculeEnsemble` (anything
+  with ``.to_rdkit()``), optionally with ``coords`` ``(K, N, 3)`` / ``(N, 3)`` (array or tensor) that
+  replace the conformers, e.g. a noised ``x_t`` or a model's samples in the molecule's atom order.
+"""
+
+from __future__ import annotations
+
+import math
+from urllib.parse import quote
+
+import numpy as np
+
+__all__ = [
+    "MODES",
+    "GENERATED_COLOR",
+    "REFERENCE_COLOR",
+    "as_mol",
+    "conformers_to_mol",
+    "aligned_coordinates",
+    "show_conformers",
+]
+
+MODES = ("single", "grid", "overlay")
+GENERATED_COLOR = "#1f77b4"  # blue: the molecule shown (generated conformers in an overlay)
+REFERENCE_COLOR = "#e6550d"  # orange: the reference conformers of an overlay
+MAX_MODELS = 24  # default cap on the conformers drawn by one call (explicit conf_ids may not exceed it)
+
+# py3Dmol only loads its ``js`` address when the page has no ``$3Dmolpromise`` (i.e. the vendored bundle was
+# not shown on this page, e.g. after a browser reload). Instead of a CDN address it then gets this script,
+# which writes the fix into every empty viewer box; no request leaves the machine.
+_FALLBACK_MESSAGE = (
+    "3Dmol.js is not loaded on this page (symviz never loads it from the internet). Run "
+    "symviz.viz.offline_js.enable_offline_3dmol(force=True) in a cell, then re-run this cell."
+)
+_FALLBACK_JS = "data:text/javascript," + quote(
+    "document.querySelectorAll('div[id^=\"3dmolviewer_\"]').forEach(function(d){"
+    "if(!d.querySelector('canvas')){d.style.background='#ffcccc';d.textContent=" + repr(_FALLBACK_MESSAGE) + ";}});",
+    safe="",
+)
+
+_BALL_AND_STICK = {"stick": {"radius": 0.14}, "sphere": {"scale": 0.22}}
+
+
+# ----------------------------------------------------------------------------------------------
+# Molecules and coordinates (pure: copies in, copies out)
+# ----------------------------------------------------------------------------------------------
+
+
+def _check_coords(coords, n_atoms: int) -> np.ndarray:
+    c = coords.detach().cpu().numpy() if hasattr(coords, "detach") else np.asarray(coords)
+    c = np.asarray(c, dtype=np.float64)
+    if c.ndim == 2:
+        c = c[None]
+    if c.ndim != 3 or c.shape[1:] != (n_atoms, 3) or c.shape[0] == 0:
+        raise ValueError(
+            f"coords: expected shape (K, {n_atoms}, 3) or ({n_atoms}, 3) in the molecule's atom order, "
+            f"got {tuple(c.shape)}"
+        )
+    if not np.isfinite(c).all():
+        raise ValueError("coords: contains NaN or Inf; only finite coordinates can be drawn")
+    return c
+
+
+def conformers_to_mol(template, coords):
+    """A copy of ``template`` (RDKit Mol) whose conformers are ``coords`` (``(K, N, 3)`` or ``(N, 3)``, Å).
+
+    Conformer ids are 0..K-1. ``template``'s own conformers are dropped; ``template`` is not modified.
+    """
+    from rdkit import Chem
+    from rdkit.Geometry import Point3D
+
+    c = _check_coords(coords, template.GetNumAtoms())
+    out = Chem.Mol(template)
+    out.RemoveAllConformers()
+    for k, p in enumerate(c):
+        conf = Chem.Conformer(template.GetNumAtoms())
+        for i, (x, y, z) in enumerate(p):
+            conf.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
+        conf.SetId(k)
+        out.AddConformer(conf, assignId=False)
+    return out
+
+
+def as_mol(obj, coords=None):
+    """A *copy* of ``obj`` as an RDKit Mol with conformers.
+
+    Args:
+        obj: an RDKit ``Mol`` or an object with ``.to_rdkit()`` (``MoleculeEnsemble``).
+        coords: optional ``(K, N, 3)`` / ``(N, 3)`` coordinates that replace the conformers.
+    Raises TypeError for other inputs and ValueError for a molecule without conformers.
+    """
+    from rdkit import Chem
+
+    if isinstance(obj, Chem.Mol):
+        mol = Chem.Mol(obj)
+    elif hasattr(obj, "to_rdkit"):
+        mol = obj.to_rdkit()
+    else:
+        raise TypeError(
+            f"expected an RDKit Mol or a MoleculeEnsemble (anything with .to_rdkit()), got {type(obj).__name__}; "
+            "for bare coordinates pass the molecule and coords=array"
+        )
+    if coords is not None:
+        mol = conformers_to_mol(mol, coords)
+    if mol.GetNumConformers() == 0:
+        raise ValueError("the molecule has no conformers to show; embed one or pass coords=(K, N, 3)")
+    return mol
+
+
+def _conf_ids(mol, conf_ids, name: str = "conf_ids", max_models: int | None = None) -> list[int]:
+    """Validated conformer ids; ``None`` = all (the first ``max_models`` when a cap is given)."""
+    valid = [c.GetId() for c in mol.GetConformers()]
+    if conf_ids is None:
+        return valid[:max_models]
+    if isinstance(conf_ids, (int, np.integer)) and not isinstance(conf_ids, bool):
+        conf_ids = [int(conf_ids)]
+    try:
+        ids = [int(c) for c in conf_ids]
+    except (TypeError, ValueError):
+        raise TypeError(f"{name}: expected an int or a list of conformer ids, got {conf_ids!r}") from None
+    bad = [c for c in ids if c not in valid]
+    if bad:
+        shown = f"0..{len(valid) - 1}" if valid == list(range(len(valid))) else str(valid)
+        raise ValueError(f"{name}: conformer id(s) {bad} do not exist; this molecule has ids {shown}")
+    if not ids:
+        raise ValueError(f"{name}: empty selection; pass at least one conformer id (or None for all)")
+    if max_models is not None and len(ids) > max_models:
+        raise ValueError(f"{name}: {len(ids)} conformers selected but at most max_models={max_models} are drawn")
+    return ids
+
+
+def _same_atoms(a, b) -> None:
+    za = [x.GetAtomicNum() for x in a.GetAtoms()]
+    zb = [x.GetAtomicNum() for x in b.GetAtoms()]
+    if za != zb:
+        raise ValueError(
+            f"reference: must be the same molecule with the same atom order ({len(za)} atoms {za[:8]}...), "
+            f"got {len(zb)} atoms {zb[:8]}...; build both from the same SMILES/ensemble"
+        )
+
+
+def _resolve_reference(mol, reference, ref_conf_id):
+    """(reference mol, its conformer id used as the alignment target)."""
+    if reference is None or (isinstance(reference, (int, np.integer)) and not isinstance(reference, bool)):
+        ref = mol
+        rid = _conf_ids(mol, [mol.GetConformers()[0].GetId()] if reference is None else reference, "reference")[0]
+        return ref, rid
+    ref = as_mol(reference)
+    _same_atoms(mol, ref)
+    rid = ref.GetConformers()[0].GetId() if ref_conf_id is None else _conf_ids(ref, ref_conf_id, "ref_conf_id")[0]
+    return ref, rid
+
+
+def _heavy_copy(mol):
+    from rdkit import Chem
+
+    try:
+        return Chem.RemoveHs(mol)
+    except Exception:  # noqa: BLE001 - e.g. an unsanitizable valence; alignment needs no chemistry
+        return Chem.RemoveHs(mol, sanitize=False)
+
+
+def _align_in_place(work, ref, ids, rid, symmetric: bool) -> None:
+    """Superimpose conformers ``ids`` of ``work`` on conformer ``rid`` of ``ref`` (both copies)."""
+    from rdkit.Chem import rdMolAlign, rdMolTransforms
+
+    n_heavy = sum(a.GetAtomicNum() > 1 for a in work.GetAtoms())
+    use_heavy = n_heavy >= 3
+    if symmetric:
+        prb = _heavy_copy(work) if use_heavy else work
+        tgt = _heavy_copy(ref) if use_heavy else ref
+        for cid in ids:
+            _, transform, _ = rdMolAlign.GetBestAlignmentTransform(prb, tgt, prbCid=cid, refCid=rid)
+            rdMolTransforms.TransformConformer(work.GetConformer(cid), np.asarray(transform))
+    else:
+        atoms = [a.GetIdx() for a in work.GetAtoms() if a.GetAtomicNum() > 1 or not use_heavy]
+        amap = [(i, i) for i in atoms]
+        for cid in ids:
+            rdMolAlign.AlignMol(work, ref, prbCid=cid, refCid=rid, atomMap=amap)
+
+
+def aligned_coordinates(
+    mol_or_ensemble,
+    conf_ids=None,
+    reference=None,
+    ref_conf_id=None,
+    coords=None,
+    symmetric: bool = True,
+) -> np.ndarray:
+    """Coordinates ``(K, N, 3)`` (numpy, Å) of the selected conformers superimposed on a reference.
+
+    The fit is the rigid motion (rotation + translation) minimising the heavy-atom RMSD to the reference
+    conformer (all atoms for molecules with < 3 heavy atoms); ``symmetric=True`` (default) also minimises over
+    graph symmetries (``rdMolAlign.GetBestAlignmentTransform``; the returned coordinates keep the atom order),
+    ``symmetric=False`` uses the atom order as it is (``rdMolAlign.AlignMol``, plain Kabsch).
+
+    Args:
+        mol_or_ensemble: RDKit Mol with conformers or a ``MoleculeEnsemble``; not modified.
+        conf_ids: conformer ids to return (default: all).
+        reference: ``None`` (the first conformer of the molecule), an ``int`` (that conformer id of the
+            molecule), or another Mol/ensemble with the same atoms in the same order (its ``ref_conf_id``,
+            default its first conformer). Not modified.
+        coords: optional ``(K, N, 3)`` coordinates that replace the molecule's conformers.
+        symmetric: symmetry-aware fit (default True).
+    """
+    mol = as_mol(mol_or_ensemble, coords)
+    ids = _conf_ids(mol, conf_ids)
+    ref, rid = _resolve_reference(mol, reference, ref_conf_id)
+    from rdkit import Chem
+
+    work = Chem.Mol(mol)  # as_mol already copied; this keeps the reference (possibly mol) untouched
+    ref = Chem.Mol(ref)
+    _align_in_place(work, ref, ids, rid, symmetric)
+    return np.stack([work.GetConformer(c).GetPositions() for c in ids])
+
+
+# ----------------------------------------------------------------------------------------------
+# The viewer
+# ----------------------------------------------------------------------------------------------
+
+
+def _blocks(mol, coords: np.ndarray, hydrogens: bool) -> list[str]:
+    """One SDF block per row of ``coords`` (K, N, 3) on ``mol``'s graph."""
+    from rdkit import Chem
+
+    m = conformers_to_mol(mol, coords)
+    if not hydrogens:
+        m = _heavy_copy(m)
+    return [Chem.MolToMolBlock(m, confId=k) for k in range(coords.shape[0])]
+
+
+def _check_size(v, name: str) -> int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 50 <= int(v) <= 4000:
+        raise ValueError(f"{name}: expected a whole number of pixels between 50 and 4000, got {v!r}")
+    return int(v)
+
+
+def _label_spec(block_coords: np.ndarray) -> dict:
+    lo, hi = block_coords.min(0), block_coords.max(0)
+    return {
+        "position": {"x": float(lo[0]), "y": float(hi[1]) + 0.8, "z": float(hi[2])},
+        "fontSize": 11,
+        "fontColor": "black",
+        "backgroundColor": "white",
+        "backgroundOpacity": 0.7,
+        "inFront": True,
+    }
+
+
+def show_conformers(
+    mol_or_ensemble,
+    conf_ids=None,
+    mode: str = "single",
+    reference=None,
+    align: bool = True,
+    width: int = 640,
+    height: int | None = None,
+    *,
+    coords=None,
+    reference_ids=None,
+    ref_conf_id=None,
+    columns: int = 4,
+    labels=None,
+    hydrogens: bool = True,
+    symmetric: bool = True,
+):
+    """Draw conformers with py3Dmol, offline, and return the ``py3Dmol.view`` (a cell's last value shows it).
+
+    Args:
+        mol_or_ensemble: RDKit Mol with conformers or ``MoleculeEnsemble``; never modified.
+        conf_ids: conformer ids to draw. Default: the first conformer (``"single"``), else all (at most 24).
+        mode: ``"single"``: one conformer, element colours. ``"grid"``: one panel per conformer, ``columns``
+            per row, captions, mouse-linked; a Mol/ensemble ``reference`` is drawn faintly (grey) in every panel.
+            ``"overlay"``: all selected conformers in one panel in blue (:data:`GENERATED_COLOR`), plus the
+            conformers ``reference_ids`` (default all, at most 24) of a Mol/ensemble ``reference`` in orange
+            (:data:`REFERENCE_COLOR`).
+        reference: the alignment target, as in :func:`aligned_coordinates`: ``None`` (the first selected
+            conformer), an ``int`` conformer id, or a Mol/ensemble with the same atoms (its conformer
+            ``ref_conf_id``, default the first of ``reference_ids``).
+        align: superimpose everything on the reference first (default True). ``False`` keeps the stored
+            frames, e.g. to show a rotation, a noised cloud or an orbit target where it is.
+        width, height: pixels of the whole view; ``height`` defaults to 360 (single, overlay) or 240 per row.
+        coords: ``(K, N, 3)`` coordinates that replace the molecule's conformers (ids become 0..K-1).
+        columns: panels per row in ``"grid"`` (default 4).
+        labels: captions, one per selected conformer (``"grid"`` default ``"conf <id>"``).
+        hydrogens: draw hydrogens (default True).
+        symmetric: symmetry-aware alignment (default True; see :func:`aligned_coordinates`).
+    Raises ValueError/TypeError naming the argument for an unknown mode, missing conformer ids, a reference
+    with other atoms, bad sizes or caption counts.
+    """
+    import py3Dmol
+
+    from symviz.viz.offline_js import enable_offline_3dmol
+
+    if mode not in MODES:
+        raise ValueError(f"mode: expected one of {MODES}, got {mode!r}")
+    width = _check_size(width, "width")
+    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns: expected an integer >= 1, got {columns!r}")
+    mol = as_mol(mol_or_ensemble, coords)
+    if mode == "single" and conf_ids is None:
+        conf_ids = [mol.GetConformers()[0].GetId()]
+    ids = _conf_ids(mol, conf_ids, max_models=MAX_MODELS)
+    if mode == "single" and len(ids) != 1:
+        raise ValueError(f"conf_ids: mode='single' draws one conformer, got {len(ids)}; use mode='grid' or 'overlay'")
+    ref_mol = ref_ids = None
+    if reference is not None and not (isinstance(reference, (int, np.integer)) and not isinstance(reference, bool)):
+        ref_mol = as_mol(reference)
+        _same_atoms(mol, ref_mol)
+        ref_ids = _conf_ids(ref_mol, reference_ids, "reference_ids", max_models=MAX_MODELS)
+        ref_conf_id = ref_ids[0] if ref_conf_id is None else _conf_ids(ref_mol, ref_conf_id, "ref_conf_id")[0]
+        if mode == "grid":
+            ref_ids = [ref_conf_id]
+    elif reference is None:
+        reference = ids[0]
+    if labels is not None:
+        labels = [str(s) for s in (labels if isinstance(labels, (list, tuple)) else [labels])]
+        if len(labels) != len(ids):
+            raise ValueError(f"labels: expected one caption per conformer ({len(ids)}), got {len(labels)}")
+
+    target = ref_mol if ref_mol is not None else reference
+
+    def coordinates(m, sel):
+        if align:
+            return aligned_coordinates(m, sel, target, ref_conf_id, symmetric=symmetric)
+        return np.stack([m.GetConformer(c).GetPositions() for c in sel])
+
+    xyz = coordinates(mol, ids)
+    blocks = _blocks(mol, xyz, hydrogens)
+    ref_blocks = _blocks(ref_mol, coordinates(ref_mol, ref_ids), hydrogens) if ref_mol is not None else []
+
+    # panels: [(sdf block, style), ...] per viewer
+    if mode == "grid":
+        ghost = {"stick": {"color": "#9a9a9a", "radius": 0.07, "opacity": 0.55}}
+        panels = [[(b, _BALL_AND_STICK)] + [(r, ghost) for r in ref_blocks] for b in blocks]
+    elif mode == "single":
+        panels = [[(blocks[0], _BALL_AND_STICK)]]
+    else:
+        panels = [
+            [(b, {"stick": {"color": GENERATED_COLOR, "radius": 0.12}}) for b in blocks]
+            + [(r, {"stick": {"color": REFERENCE_COLOR, "radius": 0.2}}) for r in ref_blocks]
+        ]
+    if labels is None and mode == "grid":
+        labels = [f"conf {c}" for c in ids]
+
+    enable_offline_3dmol()
+    if mode == "grid":
+        cols = min(int(columns), len(panels))
+        rows = math.ceil(len(panels) / cols)
+        h = _check_size(240 * rows if height is None else height, "height")
+        view = py3Dmol.view(width=width, height=h, viewergrid=(rows, cols), linked=True, js=_FALLBACK_JS)
+        cells = [{"viewer": (i // cols, i % cols)} for i in range(len(panels))]
+    else:
+        h = _check_size(360 if height is None else height, "height")
+        view = py3Dmol.view(width=width, height=h, js=_FALLBACK_JS)
+        cells = [{}]
+    for p, (models, cell) in enumerate(zip(panels, cells)):
+        for i, (block, style) in enumerate(models):
+            view.addModel(block, "sdf", **cell)
+            view.setStyle({"model": i}, style, **cell)
+        if labels is not None and mode != "overlay":
+            view.addLabel(labels[p], _label_spec(xyz[p]), **cell)
+    view.zoomTo()
+    return view
