@@ -13,8 +13,16 @@ displays itself too), ``.fig`` (the FigureWidget) and ``.readout`` (an HTML with
 """
 
 from symviz.widgets.actions import GroupActionExplorer
+from symviz.widgets.conformers import ConformerViewer
 from symviz.widgets.diffusion import ForwardDiffusion
 from symviz.widgets.orbit import OrbitExplorer, TargetField
 from symviz.widgets.training import LiveTrainingPlot
 
-__all__ = ["OrbitExplorer", "TargetField", "ForwardDiffusion", "GroupActionExplorer", "LiveTrainingPlot"]
+__all__ = [
+    "OrbitExplorer",
+    "TargetField",
+    "ForwardDiffusion",
+    "GroupActionExplorer",
+    "LiveTrainingPlot",
+    "ConformerViewer",
+]

@@ -1,0 +1,180 @@
+"""ConformerViewer: conformer, t and K sliders over :func:`symviz.molecules.conformer_frame`, drawn with
+:func:`symviz.viz.molview.show_conformers` (py3Dmol, offline) in an ``ipywidgets.Output`` (tutorial 08)."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from symviz import molecules
+from symviz.viz.molview import conformers_to_mol, show_conformers
+from symviz.widgets._base import View, slider_opts
+
+__all__ = ["ConformerViewer"]
+
+
+def _opts(label_width: str = "20px") -> dict:
+    """Slider options: update on release (each update draws a new WebGL viewer, so no live dragging)."""
+    return {**slider_opts(width="280px", label_width=label_width), "continuous_update": False}
+
+
+class ConformerViewer(View):
+    """Browse a conformer ensemble and watch the orbit target of the noised conformer.
+
+    Three linked 3D panels: the conformer ``x0`` (centred, superimposed on conformer 0), its noised copy
+    ``x_t = alpha_t x0 + sigma_t eps`` (same ``eps`` for every t) and the orbit target ``phi*(x0, x_t)`` over
+    ``SO(3) x Aut(graph)`` with K candidates; the grey ghost in each panel is ``x0``. The readout (CSS class
+    ``symviz-readout``) gives the Boltzmann weight and relative energy of the conformer, alpha, sigma, the
+    ESS and the weight of the identity.
+
+        cv = ConformerViewer(ensembles, molecule=3); cv        # in a notebook cell
+        cv.update(conf=2, t=0.8, K=256)                       # what the sliders call
+
+    Args:
+        ensembles: one ``MoleculeEnsemble`` (or RDKit Mol with conformers) or a list of them (a dropdown).
+        molecule, conf, t, K, seed: the initial setting. max_k: the K slider's maximum (default 1024).
+    Each molecule is prepared once (automorphisms, aligned conformers: up to ~1 s) and cached; a slider move
+    costs one orbit target (milliseconds) plus client-side rendering.
+    """
+
+    def __init__(
+        self,
+        ensembles,
+        molecule: int = 0,
+        conf: int = 0,
+        t: float = 0.5,
+        K: int = 64,
+        seed: int = 0,
+        max_k: int = 1024,
+        width: int = 900,
+        height: int = 320,
+    ):
+        super().__init__()
+        items = list(ensembles) if isinstance(ensembles, (list, tuple)) else [ensembles]
+        if not items:
+            raise ValueError("ensembles: need at least one molecule")
+        self.items, self.max_k, self.size = items, int(max_k), (width, height)
+        self._prepared: dict[int, molecules.PreparedMolecule] = {}
+        self.view = None  # the last py3Dmol view (what the Output shows)
+        self.params = dict(molecule=molecule, conf=conf, t=t, K=K, seed=seed)
+        first = self.prepared(molecule) if 0 <= molecule < len(items) else self.prepared(0)
+        self.controls = {
+            "conf": W.IntSlider(value=conf, min=0, max=max(first.n_confs - 1, 0), description="conformer",
+                                **_opts("70px")),
+            "t": W.FloatSlider(value=t, min=0.0, max=1.0, step=0.01, description="t", readout_format=".2f",
+                               **_opts()),
+            "K": W.IntSlider(value=K, min=1, max=self.max_k, step=1, description="K", **_opts()),
+        }  # fmt: skip
+        if len(items) > 1:
+            options = [(f"{i}: {self._label(i)}", i) for i in range(len(items))]
+            self.controls["molecule"] = W.Dropdown(
+                options=options,
+                value=molecule if 0 <= molecule < len(items) else 0,
+                description="molecule",
+                layout=W.Layout(width="420px"),
+                style={"description_width": "70px"},
+            )
+        self.output = W.Output(layout=W.Layout(width=f"{width + 10}px", min_height=f"{height + 10}px"))
+        self._wire()
+        c = self.controls
+        rows = [W.HBox([c["molecule"]])] if "molecule" in c else []
+        self.widget = W.VBox(rows + [W.HBox([c["conf"], c["t"], c["K"]]), self.readout, self.output])
+        self.update()
+
+    # -- molecules ------------------------------------------------------------------------------
+    def _label(self, i: int) -> str:
+        it = self.items[i]
+        smi = getattr(it, "smiles", "")
+        k = getattr(it, "n_confs", None)
+        if smi:
+            from rdkit import Chem
+
+            m = Chem.MolFromSmiles(smi)
+            smi = Chem.MolToSmiles(m) if m is not None else smi
+        return f"{smi} ({k} conformers)" if k is not None else smi
+
+    def prepared(self, i: int) -> molecules.PreparedMolecule:
+        """The cached :class:`symviz.molecules.PreparedMolecule` of molecule ``i``."""
+        if isinstance(i, bool) or not isinstance(i, int) or not 0 <= i < len(self.items):
+            raise ValueError(f"molecule must be an index between 0 and {len(self.items) - 1}; got {i!r}")
+        if i not in self._prepared:
+            self._prepared[i] = molecules.prepare_molecule(self.items[i])
+        return self._prepared[i]
+
+    # -- the View protocol ----------------------------------------------------------------------
+    def update(self, **params):
+        """Recompute and redraw; a new molecule resets the conformer to 0 unless ``conf`` is given. Returns
+        the :class:`symviz.molecules.ConformerFrame`, or None for an invalid value (message in the readout)."""
+        if "molecule" in params and "conf" not in params and params["molecule"] != self.params["molecule"]:
+            params = {**params, "conf": 0}
+        unknown = set(params) - set(self.params)
+        if unknown:
+            raise TypeError(
+                f"ConformerViewer.update() got unknown parameter(s) {sorted(unknown)}; valid: {sorted(self.params)}"
+            )
+        new = {**self.params, **params}
+        try:
+            frame = self.compute(**new)
+            view = self.render(frame, new["molecule"])
+        except Exception as err:  # noqa: BLE001 - a widget callback must never die with a traceback
+            self._show_error(err)
+            return None
+        self.params, self.frame, self.error, self.view = new, frame, None, view
+        self._syncing = True
+        try:
+            self.controls["conf"].max = frame.n_confs - 1
+        finally:
+            self._syncing = False
+        self._sync_controls()
+        self.draw(frame)
+        self.readout.value = self.describe(frame)
+        return frame
+
+    def compute(self, **p):
+        return molecules.conformer_frame(
+            self.prepared(p["molecule"]), conf=p["conf"], t=p["t"], K=p["K"], seed=p["seed"], max_k=self.max_k
+        )
+
+    def render(self, fr, molecule: int):
+        """The py3Dmol view of a frame: x0 | x_t | orbit target, each over a grey ghost of x0 (stored frames,
+        no alignment: the shrinking of the target towards the centre is part of the picture)."""
+        import numpy as np
+
+        mol = self.prepared(molecule).mol
+        ghost = conformers_to_mol(mol, fr.x0)
+        return show_conformers(
+            mol,
+            coords=np.stack([fr.x0, fr.xt, fr.target]),
+            mode="grid",
+            columns=3,
+            reference=ghost,
+            align=False,
+            width=self.size[0],
+            height=self.size[1],
+            labels=[f"x0: conformer {fr.conf}", f"x_t at t = {fr.t:.2f}", f"orbit target, K = {fr.K}"],
+        )
+
+    def draw(self, fr) -> None:
+        from IPython import get_ipython
+
+        if get_ipython() is None:  # no kernel: nothing to display into (tests read self.view)
+            return
+        with self.output:
+            self.output.clear_output(wait=True)
+            self.view.show()
+
+    def describe(self, fr) -> str:
+        note = ""
+        if fr.t == 0:
+            note = " · t = 0: σ = 0, all weight on the identity, the target is x0"
+        elif fr.alpha == 0:
+            note = " · t = 1: α = 0, uniform weights, the target is the orbit mean (≈ 0 for SO(3))"
+        energy = "n/a" if fr.energy != fr.energy else f"{fr.energy:.2f} kcal/mol"
+        return (
+            f"<b>{html.escape(fr.smiles)}</b> · conformer {fr.conf} of {fr.n_confs}: Boltzmann weight "
+            f"<b>{fr.boltzmann_weight:.3f}</b>, relative energy <b>{energy}</b><br>"
+            f"t = {fr.t:.2f} (α = {fr.alpha:.3f}, σ = {fr.sigma:.3f}) · K = {fr.K} candidates from "
+            f"SO(3) × Aut ({fr.n_automorphisms} automorphisms): <b>ESS = {fr.ess:.2f}</b>, weight of the "
+            f"identity = {fr.identity_weight:.3f}, |φ*| / |x0| = {fr.target_scale:.3f}{note}"
+        )
