@@ -13,8 +13,8 @@ nbformat = pytest.importorskip("nbformat")
 TUTORIALS = Path(__file__).resolve().parents[1] / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("*.ipynb"))
 
-# torch.set_num_threads(1) (possibly through an alias, e.g. sv.set_num_threads(1)) or an OpenMP env var
-THREADS_RE = re.compile(r"set_num_threads\(\s*1\s*\)|OMP_NUM_THREADS|OMP_WAIT_POLICY")
+# torch.set_num_threads(1), symviz.threads.configure_threads(...) or an OpenMP env var
+THREADS_RE = re.compile(r"set_num_threads\(\s*1\s*\)|configure_threads\(|OMP_NUM_THREADS|OMP_WAIT_POLICY")
 SYS_PATH_RE = re.compile(r"\bsys\.path\b")
 CLEAR_HINT = "clear it with: jupyter nbconvert --clear-output --inplace {path}"
 
@@ -34,6 +34,11 @@ def test_notebook_is_valid_nbformat(path: Path):
     assert nb.nbformat == 4, f"{path.name}: nbformat {nb.nbformat}, expected 4"
     nbformat.validate(nb)
     assert _code_cells(nb), f"{path.name} has no code cells"
+    kernel = nb.metadata.get("kernelspec", {}).get("name", "python3")
+    assert kernel == "python3", (
+        f"{path.name}: kernelspec {kernel!r}; use the default 'python3' kernel so that JupyterLab, nbval and "
+        "the browser tests all run the environment's own ipykernel"
+    )
 
 
 @pytest.mark.parametrize("path", params)

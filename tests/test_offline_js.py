@@ -64,11 +64,12 @@ def test_enable_displays_once_per_kernel(monkeypatch):
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda obj: shown.append(obj))
     monkeypatch.setattr(offline_js, "_displayed", False)
-    assert offline_js.enable_offline_3dmol() is True
-    assert offline_js.enable_offline_3dmol() is False
-    assert len(shown) == 1
+    assert offline_js.enable_offline_3dmol() is None
+    offline_js.enable_offline_3dmol()
+    assert len(shown) == 1, "the bundle must be displayed once per kernel"
+    assert offline_js._displayed
     assert "$3Dmolpromise" in shown[0].data
-    assert offline_js.enable_offline_3dmol(force=True) is True
+    offline_js.enable_offline_3dmol(force=True)
     assert len(shown) == 2
 
 

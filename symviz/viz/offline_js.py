@@ -94,7 +94,7 @@ def offline_3dmol_html(js: str | None = None) -> str:
     return _HTML_TEMPLATE.replace("__SYMVIZ_3DMOL_JS__", js)
 
 
-def enable_offline_3dmol(force: bool = False) -> bool:
+def enable_offline_3dmol(force: bool = False) -> None:
     """Display the vendored 3Dmol.js inline, once per kernel, so py3Dmol viewers work offline.
 
     Call it before the first ``py3Dmol.view()`` of a notebook. Later calls do nothing (the page keeps
@@ -106,16 +106,13 @@ def enable_offline_3dmol(force: bool = False) -> bool:
     force:
         display the bundle again even if this kernel already did (default ``False``).
 
-    Returns
-    -------
-    bool
-        ``True`` if the bundle was displayed by this call, ``False`` if it had already been displayed.
+    Returns ``None`` (so the call leaves no ``True``/``False`` line in the notebook); the module flag
+    ``symviz.viz.offline_js._displayed`` records whether the bundle was shown.
     """
     global _displayed
     if _displayed and not force:
-        return False
+        return
     from IPython.display import HTML, display
 
     display(HTML(offline_3dmol_html()))
     _displayed = True
-    return True
