@@ -153,3 +153,25 @@ def test_coordinate_arrays_use_reference_graph():
     res = coverage_matching([arr], [ref])
     assert res["mean"]["MAT-R"] < 1e-5
     assert coverage_matching([np.zeros((0, 9, 3))], [ref])["n_failed"] == 1
+
+
+def test_etkdg_baseline_on_tiny_set(tmp_path):
+    from symviz.data.conformer_pipeline import mapped_smiles
+    from symviz.data.ensembles import load_offline_ensembles, write_ensembles_npz
+    from symviz.experiments import etkdg_baseline
+
+    ens = []
+    for smi, seed in (("CCO", 1), ("c1ccncc1", 2)):
+        mol = _confs(smi, 2, seed)
+        pos = np.stack([c.GetPositions() for c in mol.GetConformers()])
+        z = np.array([a.GetAtomicNum() for a in mol.GetAtoms()])
+        ens.append({"smiles": mapped_smiles(mol), "z": z, "pos": pos, "weights": [0.5, 0.5], "energies": [0, 0]})
+    path = tmp_path / "tiny.npz"
+    write_ensembles_npz(path, ens, ["test", "test"], {"label": "tiny"})
+    with pytest.raises(ValueError, match="seed must be != 0"):
+        etkdg_baseline.generate(load_offline_ensembles(path)[0], 4, 0, False)
+    res = etkdg_baseline.run(path)
+    assert res["n_molecules"] == 2 and "not GEOM" in res["label"]
+    raw = res["results"]["ETKDGv3 raw (no force field)"]
+    assert raw["n_failed"] == 0 and 0 < raw["mean"]["MAT-R"] < 0.5
+    assert "| ETKDGv3 + MMFF94 |" in res["table_md"]
