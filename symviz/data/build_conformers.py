@@ -100,20 +100,25 @@ def params_hash(params) -> str:
 
 
 def _plan(streams, targets, done: dict) -> list[tuple[str, int]]:
-    """Molecules still to run, in order test → val → train, enough to reach each target if all succeed."""
-    todo = []
+    """Molecules still to run for the first split (order test → val → train) that is below its target.
+
+    Enough molecules are planned to reach the target if all succeed; failures are topped up on the next
+    call, before any later split starts, so test and val are always finished first.
+    """
     for split in SPLITS:
-        n_ok = 0
+        todo, n_ok = [], 0
         for idx in streams[split]:
             if n_ok >= targets[split]:
                 break
             st = done.get(int(idx))
             if st is None:
                 todo.append((split, int(idx)))
-                n_ok += 1  # optimistic; a failure is topped up on the next pass
+                n_ok += 1  # optimistic
             elif st == "ok":
                 n_ok += 1
-    return todo
+        if todo:
+            return todo
+    return []
 
 
 def _scan_cache(cache: Path, expect_hash: str | None = None) -> dict[int, str]:
