@@ -49,6 +49,18 @@ def generate(ens, n: int, seed: int, mmff: bool):
     return np.stack([mol.GetConformer(c).GetPositions() for c in cids])
 
 
+def _fingerprint(test) -> str:
+    """SHA-256 of the test split's content (indices, SMILES, float32 positions): stable across file rebuilds
+    that only extend train/val."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for e in test:
+        h.update(f"{e.source_index}|{e.smiles}|".encode())
+        h.update(np.ascontiguousarray(e.pos, dtype=np.float32).tobytes())
+    return h.hexdigest()
+
+
 def run(data=None, max_molecules=None, thresholds=DEFAULT_THRESHOLDS) -> dict:
     from symviz.data.conformer_pipeline import versions
     from symviz.data.ensembles import DEFAULT_PATH, load_offline_ensembles, read_npz_meta, sha256_file
@@ -74,6 +86,7 @@ def run(data=None, max_molecules=None, thresholds=DEFAULT_THRESHOLDS) -> dict:
         "command": "python -m symviz.experiments.etkdg_baseline " + " ".join(sys.argv[1:]),
         "data": str(data or "data/qm9_xtb_confs_v2.npz"),
         "data_sha256": sha256_file(data or DEFAULT_PATH),
+        "test_split_fingerprint": _fingerprint(test),
         "data_assembled_at": meta.get("assembled_at"),
         "n_molecules": len(test),
         "n_references": {"total": int(k.sum()), "mean": float(k.mean()), "median": float(np.median(k))},
