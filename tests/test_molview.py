@@ -9,6 +9,7 @@ import itertools
 import re
 
 import numpy as np
+import py3Dmol
 import pytest
 import torch
 from rdkit import Chem
@@ -92,6 +93,7 @@ def test_every_mode_draws_our_models_offline(ens, mode):
     ids = [0] if mode == "single" else [0, 2, 4]
     ref = ens if mode == "overlay" else None
     view = mv.show_conformers(ens, conf_ids=ids, mode=mode, reference=ref, align=False)
+    assert isinstance(view, py3Dmol.view) and isinstance(view, mv.ConformerView)
     js, html = _js(view), view._make_html()
     n_models = {"single": 1, "grid": 3, "overlay": 3 + ens.n_confs}[mode]
     assert js.count("addModel(") == n_models

@@ -26,9 +26,11 @@ import math
 from urllib.parse import quote
 
 import numpy as np
+import py3Dmol
 
 __all__ = [
     "MODES",
+    "ConformerView",
     "GENERATED_COLOR",
     "REFERENCE_COLOR",
     "as_mol",
@@ -236,6 +238,14 @@ def aligned_coordinates(
 # ----------------------------------------------------------------------------------------------
 
 
+class ConformerView(py3Dmol.view):
+    """A ``py3Dmol.view`` that displays itself once, without py3Dmol's extra text line (its ``_repr_html_``
+    publishes the HTML and returns None, so a cell also printed ``<py3Dmol.view at 0x...>``)."""
+
+    def _ipython_display_(self):
+        self.show()
+
+
 def _blocks(mol, coords: np.ndarray, hydrogens: bool) -> list[str]:
     """One SDF block per row of ``coords`` (K, N, 3) on ``mol``'s graph."""
     from rdkit import Chem
@@ -281,7 +291,8 @@ def show_conformers(
     hydrogens: bool = True,
     symmetric: bool = True,
 ):
-    """Draw conformers with py3Dmol, offline, and return the ``py3Dmol.view`` (a cell's last value shows it).
+    """Draw conformers with py3Dmol, offline; returns a :class:`ConformerView` (a ``py3Dmol.view``; a cell's
+    last value shows it, or call ``.show()``).
 
     Args:
         mol_or_ensemble: RDKit Mol with conformers or ``MoleculeEnsemble``; never modified.
@@ -305,8 +316,6 @@ def show_conformers(
     Raises ValueError/TypeError naming the argument for an unknown mode, missing conformer ids, a reference
     with other atoms, bad sizes or caption counts.
     """
-    import py3Dmol
-
     from symviz.viz.offline_js import enable_offline_3dmol
 
     if mode not in MODES:
@@ -365,11 +374,11 @@ def show_conformers(
         cols = min(int(columns), len(panels))
         rows = math.ceil(len(panels) / cols)
         h = _check_size(240 * rows if height is None else height, "height")
-        view = py3Dmol.view(width=width, height=h, viewergrid=(rows, cols), linked=True, js=_FALLBACK_JS)
+        view = ConformerView(width=width, height=h, viewergrid=(rows, cols), linked=True, js=_FALLBACK_JS)
         cells = [{"viewer": (i // cols, i % cols)} for i in range(len(panels))]
     else:
         h = _check_size(360 if height is None else height, "height")
-        view = py3Dmol.view(width=width, height=h, js=_FALLBACK_JS)
+        view = ConformerView(width=width, height=h, js=_FALLBACK_JS)
         cells = [{}]
     for p, (models, cell) in enumerate(zip(panels, cells)):
         for i, (block, style) in enumerate(models):

@@ -84,15 +84,20 @@ class ConformerViewer(View):
 
     # -- molecules ------------------------------------------------------------------------------
     def _label(self, i: int) -> str:
+        """Dropdown text: canonical SMILES without hydrogens or atom maps, and the conformer count."""
         it = self.items[i]
-        smi = getattr(it, "smiles", "")
         k = getattr(it, "n_confs", None)
-        if smi:
+        try:
             from rdkit import Chem
 
-            m = Chem.MolFromSmiles(smi)
-            smi = Chem.MolToSmiles(m) if m is not None else smi
-        return f"{smi} ({k} conformers)" if k is not None else smi
+            from symviz.data.ensembles import mol_from_mapped_smiles
+
+            mol = it if isinstance(it, Chem.Mol) else mol_from_mapped_smiles(it.smiles)
+            k = mol.GetNumConformers() if k is None else k
+            smi = Chem.MolToSmiles(Chem.RemoveHs(mol))
+        except Exception:  # noqa: BLE001 - a label must never stop the widget
+            smi = str(getattr(it, "smiles", f"molecule {i}"))
+        return f"{smi} ({k} conformer{'' if k == 1 else 's'})"
 
     def prepared(self, i: int) -> molecules.PreparedMolecule:
         """The cached :class:`symviz.molecules.PreparedMolecule` of molecule ``i``."""
