@@ -185,14 +185,7 @@ def _stats(n_confs):
     }
 
 
-def build(args, records: dict | None = None) -> dict:
-    """Run (or resume) the build described by ``args`` (see :func:`parse_args`).
-
-    ``records``: optional ``{qm9_index: QM9Record}`` (tests); default: all of QM9 from qm9pack.
-    """
-    out = Path(args.out)
-    cache = Path(args.cache or str(out) + ".cache")
-    cache.mkdir(parents=True, exist_ok=True)
+def params_from_args(args) -> cp.BuildParams:
     params = cp.BuildParams(
         max_seeds=args.max_seeds,
         mmff_preopt=not args.no_mmff,
@@ -202,6 +195,30 @@ def build(args, records: dict | None = None) -> dict:
         seed=args.seed,
     )
     params.check()
+    return params
+
+
+def base_meta(params: cp.BuildParams) -> dict:
+    return {
+        "label": "QM9-ETKDG/GFN2-xTB references (not GEOM)",
+        "command": " ".join(["python -m symviz.data.build_conformers", *sys.argv[1:]]),
+        "molecule_seed": params.seed,
+        "split_rule": "seeded permutation of QM9 indices; position%10==0 test, ==1 val, else train",
+        "params": params.as_dict(),
+        "params_hash": params_hash(params),
+        "versions": cp.versions(),
+    }
+
+
+def build(args, records: dict | None = None) -> dict:
+    """Run (or resume) the build described by ``args`` (see :func:`parse_args`).
+
+    ``records``: optional ``{qm9_index: QM9Record}`` (tests); default: all of QM9 from qm9pack.
+    """
+    out = Path(args.out)
+    cache = Path(args.cache or str(out) + ".cache")
+    cache.mkdir(parents=True, exist_ok=True)
+    params = params_from_args(args)
     t_start = time.time()
     if records is None:
         from symviz.data import qm9
@@ -210,14 +227,7 @@ def build(args, records: dict | None = None) -> dict:
         records = {r.index: r for r in qm9.iter_qm9_records()}
     streams = split_streams(records, args.seed)
     targets = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
-    meta = {
-        "label": "QM9-ETKDG/GFN2-xTB references (not GEOM)",
-        "command": " ".join(["python -m symviz.data.build_conformers", *sys.argv[1:]]),
-        "molecule_seed": args.seed,
-        "split_rule": "seeded permutation of QM9 indices; position%10==0 test, ==1 val, else train",
-        "params": params.as_dict(),
-        "versions": cp.versions(),
-    }
+    meta = base_meta(params)
     from tqdm import tqdm
 
     pool = None
@@ -278,14 +288,10 @@ def main(argv=None):
         streams = split_streams(idx, args.seed)
         targets = {"train": args.n_train, "val": args.n_val, "test": args.n_test}
         cache = Path(args.cache or args.out + ".cache")
-        old = {}
-        try:
-            from symviz.data.ensembles import read_npz_meta
-
-            old = read_npz_meta(args.out)
-        except Exception:
-            pass
-        print(json.dumps(assemble(Path(args.out), cache, streams, targets, old), indent=1)[:2000])
+        params = params_from_args(args)
+        _scan_cache(cache, params_hash(params))  # refuses a cache built with other parameters
+        meta = base_meta(params)
+        print(json.dumps(assemble(Path(args.out), cache, streams, targets, meta), indent=1)[:2000])
         return
     build(args)
 
