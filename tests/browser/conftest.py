@@ -215,6 +215,10 @@ class LabPage:
                return s ? s.scrollHeight + (window.innerHeight - s.clientHeight) + 40 : 0; }"""
         )
         self.page.set_viewport_size({"width": size["width"], "height": int(min(max(height, 800), 16000))})
+        self.page.evaluate(
+            """() => { const s = document.querySelector(
+                 '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer'); if (s) { s.scrollTop = 0; } }"""
+        )
         self.page.wait_for_timeout(1000)
         self.page.screenshot(path=str(path), full_page=True)
         self.page.set_viewport_size(size)
