@@ -42,10 +42,13 @@ __all__ = [
     "element_angles",
     "group_posterior",
     "posterior_mean",
+    "noisy_sample",
     "OrbitFrame",
     "orbit_explorer_frame",
     "FieldFrame",
+    "field_grid",
     "target_field",
+    "blobs_2d",
     "DiffusionFrames",
     "forward_diffusion_frames",
     "ActionFrame",
@@ -225,12 +228,25 @@ def posterior_mean(data, xt, alpha, sigma) -> torch.Tensor:
     return torch.einsum("...k,...knd->...nd", w, cands)
 
 
+def _short_repr(self) -> str:
+    """A one-line repr: scalars and strings in full, arrays as their shapes (frames hold many arrays)."""
+    parts = []
+    for k, v in self.__dict__.items():
+        if isinstance(v, np.ndarray):
+            parts.append(f"{k}: {tuple(v.shape)}")
+        elif isinstance(v, float):
+            parts.append(f"{k}={v:.4g}")
+        else:
+            parts.append(f"{k}={v!r}")
+    return f"{type(self).__name__}({', '.join(parts)})"
+
+
 # ----------------------------------------------------------------------------------------------
 # The orbit-target explorer (tutorial 03)
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class OrbitFrame:
     """Everything the orbit explorer draws for one setting of (group, t, K, seed). Arrays are numpy float64.
 
@@ -244,6 +260,8 @@ class OrbitFrame:
         ess: effective sample size ``1 / sum w_k^2`` in [1, K]. mc_error: RMS distance per point, MC vs exact.
         post_angle, post_reflect, post_density: the exact posterior over the group (:func:`group_posterior`).
     """
+
+    __repr__ = _short_repr
 
     group: str
     t: float
@@ -339,9 +357,11 @@ def orbit_explorer_frame(
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class FieldFrame:
     """Arrows ``x_t -> phi*(x0, x_t)`` over a grid. ``points, targets: (P, 2)``; ``orbit: (M, 2)``."""
+
+    __repr__ = _short_repr
 
     group: str
     t: float
@@ -414,11 +434,13 @@ def blobs_2d(num: int = 120, seed: int = 0) -> torch.Tensor:
     return (centres[idx] + 0.15 * torch.randn(num, 2, generator=gen, dtype=DTYPE)).reshape(num, 1, 2)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DiffusionFrames:
     """Precomputed forward-process frames: ``xt[i]`` is the data at ``times[i]``; ``denoised[i]`` is the
     exact posterior mean ``E[x0 | x_t]`` under the data set (the ideal x0-prediction). Shapes:
     ``times, alpha, sigma: (T,)``; ``x0, eps: (N, n, 2)``; ``xt, denoised: (T, N, n, 2)``."""
+
+    __repr__ = _short_repr
 
     times: np.ndarray
     alpha: np.ndarray
@@ -472,9 +494,11 @@ def forward_diffusion_frames(data="blobs", times=None, schedule="cosine", seed: 
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class ActionFrame:
     """One group element acting on x0. ``x0, gx0: (n, 2)``; ``matrix: (2, 2)``; ``orbit: (M, n, 2)``."""
+
+    __repr__ = _short_repr
 
     group: str
     label: str
@@ -539,9 +563,11 @@ def group_action_frame(group="C6", element=0, reflect: bool = False, data="cloud
 # ----------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class LossCurve:
     """A loss history ready to draw: finite points only, plus a running mean (window ``smooth``)."""
+
+    __repr__ = _short_repr
 
     step: np.ndarray
     loss: np.ndarray

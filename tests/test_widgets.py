@@ -308,3 +308,19 @@ def test_every_view_displays_as_a_widget():
     ):
         bundle = view._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
+        # a new browser view starts from _widget_data/_widget_layout: they must hold the current figure
+        # (plotly syncs them only when the FigureWidget itself is displayed, not inside a Box)
+        assert len(view.fig._widget_data) == len(view.fig.data) > 0
+        assert deep_equal(view.fig._widget_data, view.fig._data)
+        assert deep_equal(view.fig._widget_layout, view.fig._layout_obj._props)
+
+
+def deep_equal(a, b) -> bool:
+    """Equality of nested dicts / lists / numpy arrays."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(deep_equal(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(deep_equal(u, v) for u, v in zip(a, b))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
+    return a == b

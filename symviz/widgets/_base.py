@@ -9,12 +9,13 @@ valid value works again.
 from __future__ import annotations
 
 import html
+from copy import deepcopy
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["View", "figure_widget", "polyline", "segments", "curves", "slider_opts"]
+__all__ = ["View", "figure_widget", "sync_figure", "polyline", "segments", "curves", "slider_opts"]
 
 READOUT_CLASS = "symviz-readout"
 FONT = dict(size=11)
@@ -45,6 +46,17 @@ def figure_widget(cols: int = 1, width: int = 520, height: int = 430, titles=Non
     )
     fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1 if cols > 1 else None, col=1 if cols > 1 else None)
     return go.FigureWidget(fig)
+
+
+def sync_figure(fig: go.FigureWidget) -> None:
+    """Copy a FigureWidget's current traces and layout into the state a *new* browser view starts from.
+
+    plotly does this only when the FigureWidget itself is displayed; inside a Box it would start from its
+    construction-time state (no traces), and the updates sent before display are lost: an empty plot.
+    """
+    if hasattr(fig, "_widget_data") and hasattr(fig, "_layout_obj"):
+        fig._widget_layout = deepcopy(fig._layout_obj._props)
+        fig._widget_data = deepcopy(fig._data)
 
 
 def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -150,5 +162,17 @@ class View:
             self.update(**{name: value})
 
     # -- display ---------------------------------------------------------------------------
+    @property
+    def widget(self):
+        """The box to display (controls, readout, figure); the figure state is synced for a new view."""
+        fig = getattr(self, "fig", None)
+        if fig is not None:
+            sync_figure(fig)
+        return self._widget
+
+    @widget.setter
+    def widget(self, box) -> None:
+        self._widget = box
+
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)

@@ -10,7 +10,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import READOUT_CLASS, figure_widget
+from symviz.widgets._base import READOUT_CLASS, figure_widget, sync_figure
 
 __all__ = ["LiveTrainingPlot"]
 
@@ -39,7 +39,7 @@ class LiveTrainingPlot:
         self._t0 = time.perf_counter()
         self.readout = W.HTML(value="waiting for the first loss value…").add_class(READOUT_CLASS)
         self.fig = figure_widget(width=620, height=360)
-        self.fig.update_yaxes(scaleanchor=None)
+        self.fig.update_yaxes(scaleanchor=None, dtick="D2" if log_y else None, exponentformat="power")
         self.fig.update_layout(
             title=dict(text=title, font=dict(size=13)),
             legend=dict(y=1.0, x=1.02, orientation="v", yanchor="top"),
@@ -47,7 +47,7 @@ class LiveTrainingPlot:
             yaxis_title="loss",
             yaxis_type="log" if log_y else "linear",
         )
-        self.widget = W.VBox([self.readout, self.fig])
+        self._widget = W.VBox([self.readout, self.fig])
         self.new_run("run 1")
 
     def new_run(self, name: str | None = None) -> None:
@@ -108,6 +108,12 @@ class LiveTrainingPlot:
                 f"(lower the learning rate?)</span>"
             )
         self.readout.value = msg
+
+    @property
+    def widget(self):
+        """The box to display (readout and figure); the figure state is synced for a new view."""
+        sync_figure(self.fig)
+        return self._widget
 
     def _repr_mimebundle_(self, **kwargs):
         return self.widget._repr_mimebundle_(**kwargs)
