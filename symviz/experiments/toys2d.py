@@ -262,6 +262,7 @@ def run(steps: int = 6000, seeds=(0, 1, 2), settings=SETTINGS, out=None, log=pri
         "summary": summary,
         "per_seed": rows,
         "curves": curves,
+        "samples": samples,
         "versions": {
             "torch": torch.__version__,
             "python": platform.python_version(),
