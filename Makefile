@@ -42,8 +42,9 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 
 venv: $(STAMP)
 
+# --allow-root only when run as root (containers); Jupyter refuses to start as root otherwise.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab tutorials/
+	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) tutorials/
 
 test: $(STAMP)
 	VENV=$(VENV) bash scripts/test.sh
