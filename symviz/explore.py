@@ -183,13 +183,16 @@ def exact_orbit_target(x0, xt, alpha, sigma, group: MatrixGroup) -> torch.Tensor
     return orbit_target(x0, xt, alpha, sigma, group, elements=haar_quadrature(group, m)).target
 
 
-def element_angles(g: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    """Angle in degrees [0, 360) and reflection flag of 2D orthogonal matrices ``(K, 2, 2)``.
+def element_angles(g: torch.Tensor, centred: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Angle in degrees and reflection flag of 2D orthogonal matrices ``(K, 2, 2)``.
 
     A rotation is ``R(theta)``, a reflection ``R(theta) S`` with ``S = diag(1, -1)``; both have first column
-    ``(cos theta, sin theta)``.
+    ``(cos theta, sin theta)``. Angles lie in [0, 360), or in [-180, 180) with ``centred=True`` (the identity
+    in the middle: how the posterior plots show the group).
     """
     theta = torch.rad2deg(torch.atan2(g[..., 1, 0], g[..., 0, 0])) % 360.0
+    if centred:
+        theta = (theta + 180.0) % 360.0 - 180.0
     det = g[..., 0, 0] * g[..., 1, 1] - g[..., 0, 1] * g[..., 1, 0]
     return theta.numpy(), (det < 0).numpy()
 
@@ -197,7 +200,7 @@ def element_angles(g: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
 def group_posterior(x0, xt, alpha, sigma, group: MatrixGroup, m: int | None = None):
     """The posterior over group elements given ``x_t``, as a density relative to Haar measure.
 
-    Returns ``(angle_deg (M,), reflect (M,), density (M,))`` on all elements of a finite group or on a
+    Returns ``(angle_deg (M,) in [-180, 180), reflect (M,), density (M,))`` on all elements of a finite group or on a
     quadrature grid of a continuous one: ``density = M * w`` with ``w`` the exact softmax weights of Eq. (11),
     so it averages to 1 over the group (uniform at t = 1, a spike at the generating element at t = 0).
     """
@@ -205,7 +208,7 @@ def group_posterior(x0, xt, alpha, sigma, group: MatrixGroup, m: int | None = No
         m = quadrature_size(x0, xt, alpha, sigma)
     g = haar_quadrature(group, m or 360)
     res = orbit_target(x0, xt, alpha, sigma, group, elements=g)
-    ang, refl = element_angles(g)
+    ang, refl = element_angles(g, centred=True)
     order = np.lexsort((ang, refl))
     return ang[order], refl[order], (res.weights.numpy() * g.shape[0])[order]
 
@@ -255,7 +258,7 @@ class OrbitFrame:
         orbit: ``(M, n, 2)`` the orbit of x0 (all elements of a finite group; a 180-point grid otherwise).
         candidates: ``(K, n, 2)`` the Monte Carlo candidates ``g_k.x0`` (slot 0 = x0 when the identity is in).
         weights: ``(K,)`` their softmax weights (Eq. 11), summing to 1.
-        cand_angle, cand_reflect: ``(K,)`` the candidates' elements: angle (degrees), reflection flag.
+        cand_angle, cand_reflect: ``(K,)`` the candidates' elements: angle (degrees, [-180, 180)), reflection.
         mc_target, exact_target: ``(n, 2)`` the K-sample estimate and the exact target ``phi*(x0, x_t)``.
         ess: effective sample size ``1 / sum w_k^2`` in [1, K]. mc_error: RMS distance per point, MC vs exact.
         post_angle, post_reflect, post_density: the exact posterior over the group (:func:`group_posterior`).
@@ -325,7 +328,7 @@ def orbit_explorer_frame(
     res = orbit_target(x0, xt, alpha, sigma, g, num_samples=K, include_identity=include_identity, generator=gen)
     exact = exact_orbit_target(x0, xt, alpha, sigma, g)
     draw = g.elements(dtype=DTYPE) if g.is_finite else haar_quadrature(g, 180)
-    cand_angle, cand_reflect = element_angles(res.elements)
+    cand_angle, cand_reflect = element_angles(res.elements, centred=True)
     post = group_posterior(x0, xt, alpha, sigma, g)
     return OrbitFrame(
         group=group if isinstance(group, str) else repr(group),

@@ -143,7 +143,7 @@ def test_mc_target_converges_to_the_exact_one():
 def test_group_posterior_is_a_density_wrt_haar(group, t):
     fr = ex.orbit_explorer_frame(group, t=t, K=4, seed=0, data="cloud")
     assert abs(fr.post_density.mean() - 1) < 1e-9 and (fr.post_density >= 0).all()
-    assert fr.post_angle.min() >= 0 and fr.post_angle.max() < 360
+    assert fr.post_angle.min() >= -180 and fr.post_angle.max() < 180
     if group in ("SO2", "C6"):
         assert not fr.post_reflect.any()
 
@@ -153,6 +153,7 @@ def test_element_angles():
     ang, refl = ex.element_angles(g)
     np.testing.assert_allclose(ang, [30, 200], atol=1e-9)
     assert refl.tolist() == [False, True]
+    np.testing.assert_allclose(ex.element_angles(g, centred=True)[0], [30, -160], atol=1e-9)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -16,6 +16,8 @@ import symviz.train  # noqa: E402, F401
 from symviz import explore as ex  # noqa: E402
 from symviz import widgets as sw  # noqa: E402
 
+go = pytest.importorskip("plotly.graph_objects")
+
 torch.set_num_threads(1)
 
 
@@ -306,6 +308,10 @@ def test_every_view_displays_as_a_widget():
         sw.GroupActionExplorer(),
         sw.LiveTrainingPlot(),
     ):
+        # born with every trace: the opening state of the browser model already holds the first frame
+        assert isinstance(view.fig, go.FigureWidget)
+        assert deep_equal(view.fig._widget_data, view.fig._data) and len(view.fig.data) > 0
+        view.fig.data[0].update(x=[0.0, 1.0], y=[1.0, 0.0])  # a change before display is synced on display
         bundle = view._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in bundle
         # a new browser view starts from _widget_data/_widget_layout: they must hold the current figure

@@ -15,7 +15,7 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["View", "figure_widget", "sync_figure", "polyline", "segments", "curves", "slider_opts"]
+__all__ = ["View", "new_figure", "as_widget", "sync_figure", "polyline", "segments", "curves", "slider_opts"]
 
 READOUT_CLASS = "symviz-readout"
 FONT = dict(size=11)
@@ -27,8 +27,11 @@ def slider_opts(width: str = "300px", label_width: str = "30px") -> dict:
     return dict(continuous_update=True, style={"description_width": label_width}, layout=W.Layout(width=width))
 
 
-def figure_widget(cols: int = 1, width: int = 520, height: int = 430, titles=None) -> go.FigureWidget:
-    """An empty FigureWidget with ``cols`` side-by-side panels; the first one has an equal aspect ratio."""
+def new_figure(cols: int = 1, width: int = 520, height: int = 430, titles=None) -> go.Figure:
+    """An empty figure with ``cols`` side-by-side panels; the first one has an equal aspect ratio.
+
+    Views add their traces and draw their first frame on this plain figure, then turn it into a widget
+    with :func:`as_widget`, so that the widget is *born* with all its traces and data (see there)."""
     if cols == 1:
         fig = go.Figure()
     else:
@@ -45,6 +48,17 @@ def figure_widget(cols: int = 1, width: int = 520, height: int = 430, titles=Non
         uirevision="keep",
     )
     fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1 if cols > 1 else None, col=1 if cols > 1 else None)
+    return fig
+
+
+def as_widget(fig: go.Figure) -> go.FigureWidget:
+    """The FigureWidget of a finished figure.
+
+    Why not build the FigureWidget first: plotly's browser model (an anywidget) loads its 5 MB script
+    asynchronously, and edit messages (add trace, restyle) that arrive before it is ready are dropped; a view
+    can also render before a later full-state update is applied. A widget whose *opening* state already holds
+    every trace renders correctly in either case; later edits (slider moves) come after it is ready.
+    """
     return go.FigureWidget(fig)
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, curves, figure_widget, polyline, slider_opts
+from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, slider_opts
 
 __all__ = ["GroupActionExplorer"]
 
@@ -42,7 +42,7 @@ class GroupActionExplorer(View):
             ),
             "reflect": W.Checkbox(value=reflect, description="reflect (O2)", indent=False),
         }
-        self.fig = figure_widget(width=520, height=500)
+        self.fig = new_figure(width=520, height=500)
         f = self.fig
         f.add_trace(go.Scatter(name="orbit", mode="lines", line=dict(color="#cccccc", width=1.5)))
         f.add_trace(
@@ -66,11 +66,12 @@ class GroupActionExplorer(View):
         f.update_xaxes(range=[-1.6, 1.6])
         f.update_yaxes(range=[-1.6, 1.6])
         self._wire()
+        self.update()
+        self.fig = as_widget(self.fig)  # born with every trace and the first frame
         c = self.controls
         self.widget = W.VBox(
             [W.HBox([c["group"], c["reflect"]]), W.HBox([c["element"], c["angle"]]), self.readout, self.fig]
         )
-        self.update()
 
     def compute(self, **p):
         g = explore.make_group(p["group"])

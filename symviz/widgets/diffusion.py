@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, figure_widget
+from symviz.widgets._base import View, as_widget, new_figure
 
 __all__ = ["ForwardDiffusion"]
 
@@ -51,7 +51,7 @@ class ForwardDiffusion(View):
             ),
             "show_denoised": W.Checkbox(value=show_denoised, description="show E[x0 | x_t]", indent=False),
         }
-        self.fig = figure_widget(width=520, height=500)
+        self.fig = new_figure(width=520, height=500)
         f = self.fig
         x0 = self.frames.x0.reshape(-1, 2)
         f.add_trace(
@@ -64,8 +64,9 @@ class ForwardDiffusion(View):
         f.update_xaxes(range=[-3.5, 3.5])
         f.update_yaxes(range=[-3.5, 3.5])
         self._wire()
-        self.widget = W.VBox([W.HBox([self.controls["t"], self.controls["show_denoised"]]), self.readout, self.fig])
         self.update()
+        self.fig = as_widget(self.fig)  # born with every trace and the first frame
+        self.widget = W.VBox([W.HBox([self.controls["t"], self.controls["show_denoised"]]), self.readout, self.fig])
 
     def index(self, t) -> int:
         """The precomputed frame nearest to ``t``."""

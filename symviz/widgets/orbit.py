@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, curves, figure_widget, polyline, segments, slider_opts
+from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, segments, slider_opts
 
 __all__ = ["OrbitExplorer", "TargetField"]
 
@@ -77,7 +77,7 @@ class OrbitExplorer(View):
                 layout=W.Layout(width="150px"),
             ),
         }
-        self.fig = figure_widget(
+        self.fig = new_figure(
             cols=2,
             width=880,
             height=440,
@@ -166,9 +166,12 @@ class OrbitExplorer(View):
         )
         f.update_xaxes(range=[-2.4, 2.4], row=1, col=1)
         f.update_yaxes(range=[-2.4, 2.4], row=1, col=1)
-        f.update_xaxes(title_text="angle of g (degrees)", range=[-5, 365], row=1, col=2)
+        f.update_xaxes(title_text="angle of g (degrees, 0 = identity)", range=[-185, 185], row=1, col=2)
         f.update_yaxes(title_text="density w.r.t. Haar", rangemode="tozero", row=1, col=2)
         self._wire()
+        self._drawn_orbit = None
+        self.update()
+        self.fig = as_widget(self.fig)  # born with every trace and the first frame
         c = self.controls
         self.widget = W.VBox(
             [
@@ -178,8 +181,6 @@ class OrbitExplorer(View):
                 self.fig,
             ]
         )
-        self._drawn_orbit = None
-        self.update()
 
     def compute(self, **p):
         return explore.orbit_explorer_frame(
@@ -252,7 +253,7 @@ class TargetField(View):
                 value=t, min=0.0, max=1.0, step=0.02, description="t", readout_format=".2f", **slider_opts()
             ),
         }
-        self.fig = figure_widget(width=520, height=500)
+        self.fig = new_figure(width=520, height=500)
         f = self.fig
         f.add_trace(go.Scatter(name="orbit of x0", mode="lines", line=dict(color="#bbbbbb", width=1.5)))
         f.add_trace(go.Scatter(name="x_t → φ*(x0, x_t)", mode="lines", line=dict(color="#1f77b4", width=1)))
@@ -262,8 +263,9 @@ class TargetField(View):
         f.update_xaxes(range=[-lim, lim])
         f.update_yaxes(range=[-lim, lim])
         self._wire()
-        self.widget = W.VBox([W.HBox([self.controls["group"], self.controls["t"]]), self.readout, self.fig])
         self.update()
+        self.fig = as_widget(self.fig)  # born with every trace and the first frame
+        self.widget = W.VBox([W.HBox([self.controls["group"], self.controls["t"]]), self.readout, self.fig])
 
     def compute(self, **p):
         key = (p["group"], float(p["t"]))

@@ -10,7 +10,7 @@ import ipywidgets as W
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import READOUT_CLASS, figure_widget, sync_figure
+from symviz.widgets._base import READOUT_CLASS, as_widget, new_figure, sync_figure
 
 __all__ = ["LiveTrainingPlot"]
 
@@ -38,7 +38,7 @@ class LiveTrainingPlot:
         self._last_draw = -math.inf
         self._t0 = time.perf_counter()
         self.readout = W.HTML(value="waiting for the first loss value…").add_class(READOUT_CLASS)
-        self.fig = figure_widget(width=620, height=360)
+        self.fig = new_figure(width=620, height=360)
         self.fig.update_yaxes(scaleanchor=None, dtick="D2" if log_y else None, exponentformat="power")
         self.fig.update_layout(
             title=dict(text=title, font=dict(size=13)),
@@ -47,8 +47,9 @@ class LiveTrainingPlot:
             yaxis_title="loss",
             yaxis_type="log" if log_y else "linear",
         )
-        self._widget = W.VBox([self.readout, self.fig])
         self.new_run("run 1")
+        self.fig = as_widget(self.fig)  # born with its traces (see symviz.widgets._base.as_widget)
+        self._widget = W.VBox([self.readout, self.fig])
 
     def new_run(self, name: str | None = None) -> None:
         """Start a new curve (label ``name``; default ``run <i>``)."""
