@@ -115,7 +115,8 @@ def main(argv=None) -> str:
     info = (
         f"\nHeadless, Python side only; {os.cpu_count()} cores, torch threads = {torch.get_num_threads()}, "
         f"{platform.processor() or platform.machine()}, Python {platform.python_version()}, torch "
-        f"{torch.__version__}. Worst p95 / 100 ms = {worst:.2f}. Command: "
+        f"{torch.__version__}, load average at the end {os.getloadavg()[0]:.1f} (the machine is shared). "
+        f"Worst p95 / 100 ms = {worst:.2f}. Command: "
         f"`OMP_NUM_THREADS=1 python benchmarks/widget_latency.py --repeats {args.repeats}`.\n"
     )
     print(info)
