@@ -4,11 +4,23 @@
     G = sv.groups.SO3()
     res = sv.orbit.orbit_target(x0, xt, alpha, sigma, G, num_samples=64)
 
-Submodules are imported lazily-light: nothing here downloads or computes at import time.
+Importing is light: nothing here downloads or computes at import time (RDKit readers, widgets and viewers are
+imported explicitly: symviz.data.qm9, symviz.data.geom, symviz.widgets, symviz.viz.molview).
 """
 
-from symviz import diffusion, groups, losses, metrics, nets, orbit  # noqa: F401
+from symviz import data, diffusion, groups, losses, metrics, nets, orbit, train  # noqa: F401
 from symviz.threads import configure_threads  # noqa: F401
 
 __version__ = "0.1.0"
-__all__ = ["groups", "diffusion", "orbit", "losses", "metrics", "nets", "configure_threads", "__version__"]
+__all__ = [
+    "groups",
+    "diffusion",
+    "orbit",
+    "losses",
+    "metrics",
+    "nets",
+    "train",
+    "data",
+    "configure_threads",
+    "__version__",
+]
