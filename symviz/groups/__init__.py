@@ -1,0 +1,40 @@
+"""Groups acting on point clouds ``x`` of shape ``(..., n, d)``.
+
+A group is an object with the operations of the maths (UvA DL course style):
+
+    g = G.sample(k, generator=gen)   # k elements, Haar for continuous groups, uniform for finite ones
+    e = G.identity(k)
+    y = G.act(g, x)                  # g's leading dims broadcast against x's leading dims
+    G.compose(g, h)                  # act(compose(g, h), x) == act(g, act(h, x))
+    G.inverse(g); G.elements()       # elements(): finite groups only, identity first
+
+Element layouts (``k`` is the element axis, ``B`` an optional per-cloud batch):
+
+- matrix groups (Reflection, Cyclic, Dihedral, SO2, O2, SO3, O3): orthogonal matrices ``(k, d, d)``;
+  the action is ``g . x = x R^T`` (each point ``x_i -> R x_i``). PAPER.md §6.5 P1: the reference code's
+  einsum scaled each axis by a row sum of ``R`` instead; ``tests/test_groups.py`` has a regression test.
+- :class:`Permutations`: index tensors ``(k, n)`` or batched ``(B, k, n)``; ``act(p, x)[..., i, :] =
+  x[..., p[i], :]``. Rows equal to -1 mark padding (invalid elements, see :meth:`Group.element_mask`).
+- :class:`Product`: tuples ``(g1, g2)``; the two factors must commute (rotations act on coordinates,
+  permutations on the point index), e.g. ``Product(SO3(), Permutations(automorphisms))``.
+"""
+
+from symviz.groups.base import Group
+from symviz.groups.matrix import O2, O3, SO2, SO3, Cyclic, Dihedral, MatrixGroup, Reflection, rotation_2d
+from symviz.groups.permutations import Permutations
+from symviz.groups.product import Product, _k_len, _take  # noqa: F401  (element-axis helpers)
+
+__all__ = [
+    "Group",
+    "MatrixGroup",
+    "Reflection",
+    "Cyclic",
+    "Dihedral",
+    "SO2",
+    "O2",
+    "SO3",
+    "O3",
+    "Permutations",
+    "Product",
+    "rotation_2d",
+]
