@@ -69,6 +69,7 @@ def test_tiny_run_writes_json(tmp_path):
     res = json.loads(out.read_text())
     assert res["steps"] == 5 and res["settings"] == ["blob-C6"]
     assert set(res["summary"]["blob-C6"]) == {"floor", "mlp-plain", "mlp-augment", "mlp-orbit"}
-    assert len(res["samples"]["blob-C6/mlp-orbit"]) == toys2d.NUM_STORED
+    assert toys2d.unpack_samples(res["samples"]["blob-C6/mlp-orbit"]).shape == (toys2d.NUM_STORED, 1, 2)
+    assert "NaN" not in out.read_text()  # strict JSON: the blob's mirror metric is null
     assert (tmp_path / "toys2d.md").read_text().count("| blob-C6 |") == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toys2d.json", "toys2d.md"]

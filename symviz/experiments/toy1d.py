@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
+import re
 import sys
 import tempfile
 import time
@@ -322,9 +324,28 @@ def run(
     return result
 
 
+_NUMBER_LIST = re.compile(r"\[\s*(-?[\d.eE+-]+(?:,\s*-?[\d.eE+-]+)*)\s*\]")
+
+
 def write_json_atomic(obj: dict, path) -> Path:
-    """Write JSON via a temp file in the same folder and ``os.replace`` (never a half-written file)."""
-    return _write_atomic(json.dumps(obj, indent=1) + "\n", path)
+    """Write JSON via a temp file in the same folder and ``os.replace`` (never a half-written file).
+
+    Indented, but every innermost list of numbers is kept on one line (curves and samples stay compact).
+    """
+    text = json.dumps(_finite_or_none(obj), indent=1, allow_nan=False)
+    text = _NUMBER_LIST.sub(lambda m: "[" + ",".join(v.strip() for v in m.group(1).split(",")) + "]", text)
+    return _write_atomic(text + "\n", path)
+
+
+def _finite_or_none(obj):
+    """NaN/Inf -> None (null): strict JSON has no NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    return obj
 
 
 def _write_atomic(text: str, path) -> Path:
@@ -334,6 +355,7 @@ def _write_atomic(text: str, path) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -209,6 +209,16 @@ def train_one(
     }
 
 
+def pack_samples(x: torch.Tensor) -> dict:
+    """Samples ``(N, n, 2)`` as ``{"shape": [N, n, 2], "values": flat list, 3 decimals}`` (compact JSON)."""
+    return {"shape": list(x.shape), "values": np.round(x.reshape(-1).double().numpy(), 3).tolist()}
+
+
+def unpack_samples(packed: dict) -> np.ndarray:
+    """Inverse of :func:`pack_samples`: an array ``(N, n, 2)``."""
+    return np.asarray(packed["values"], dtype=np.float64).reshape(packed["shape"])
+
+
 def reference_floor(setting: str, num: int = NUM_EVAL) -> dict:
     """The metrics of a *perfect* sampler (fresh symmetrized data): the finite-sample noise floor."""
     group = make_group(setting)
@@ -232,7 +242,7 @@ def run(steps: int = 6000, seeds=(0, 1, 2), settings=SETTINGS, out=None, log=pri
                 r.pop("net")
                 smp = r.pop("samples")
                 if seed == seeds[0]:  # a few samples for the notebook's pictures
-                    samples[f"{setting}/{model}"] = np.round(smp[:NUM_STORED].numpy(), 4).tolist()
+                    samples[f"{setting}/{model}"] = pack_samples(smp[:NUM_STORED])
                 curves[f"{setting}/{model}/{seed}"] = r.pop("history")
                 rows.append(r)
                 if log:
@@ -289,7 +299,7 @@ def markdown_table(result: dict) -> str:
             if model not in s:
                 continue
             m = s[model]
-            mirror = "–" if math.isnan(m["mirror_mean"]) else f"{m['mirror_mean']:.3f}"
+            mirror = "–" if m["mirror_mean"] is None or math.isnan(m["mirror_mean"]) else f"{m['mirror_mean']:.3f}"
             lines.append(
                 f"| {setting} | {model} | {m['sw_mean']:.4f} ± {m['sw_std']:.4f} | {m['sym_mean']:.4f} ± "
                 f"{m['sym_std']:.4f} | {m['equi_mean']:.3g} ± {m['equi_std']:.2g} | {mirror} |"
