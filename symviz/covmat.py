@@ -75,9 +75,7 @@ def _as_mol(item, template=None):
     if pos.size == 0:
         return None
     if template is None:
-        raise TypeError(
-            "generated: coordinate arrays need a reference molecule (Mol or ensemble) as template"
-        )
+        raise TypeError("generated: coordinate arrays need a reference molecule (Mol or ensemble) as template")
     pos = pos.reshape(-1, template.GetNumAtoms(), 3)
     out = Chem.Mol(template)
     out.RemoveAllConformers()
@@ -159,8 +157,7 @@ def coverage_matching(
     if rmsd_matrices is None:
         if len(generated) != len(references):
             raise ValueError(
-                f"generated/references: need one item per molecule, got {len(generated)} "
-                f"and {len(references)}"
+                f"generated/references: need one item per molecule, got {len(generated)} and {len(references)}"
             )
         it = zip(generated, references)
         if progress:

@@ -219,9 +219,7 @@ def process_mol(mol: Chem.Mol, params: BuildParams, index: int = 0) -> dict:
             res = AllChem.MMFFOptimizeMoleculeConfs(emb, numThreads=1, maxIters=params.mmff_max_iters)
             e = np.array([r[1] for r in res], dtype=np.float64)
             ok = np.nonzero(e - e.min() <= params.pre_window_kcal)[0]
-            keep = _greedy_dedup(
-                _heavy(emb), [cids[i] for i in ok], e[ok], params.pre_dedup_rmsd, params.pre_dedup_de
-            )
+            keep = _greedy_dedup(_heavy(emb), [cids[i] for i in ok], e[ok], params.pre_dedup_rmsd, params.pre_dedup_de)
             seeds = [emb.GetConformer(cids[ok[k]]).GetPositions() for k in keep]
         else:
             seeds = [emb.GetConformer(c).GetPositions() for c in cids]

@@ -195,9 +195,7 @@ def _verify(path: Path) -> None:
         )
     sha = path.with_name(path.stem + ".sha256")
     if not sha.exists():
-        raise DataFileError(
-            f"{sha}: checksum file missing next to {path.name}; restore it from git or rebuild."
-        )
+        raise DataFileError(f"{sha}: checksum file missing next to {path.name}; restore it from git or rebuild.")
     expected = sha.read_text().split()[0].strip().lower()
     actual = sha256_file(path)
     if actual != expected:
@@ -212,9 +210,7 @@ def _open(path: Path):
     try:
         return np.load(path, allow_pickle=False)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataFileError(
-            f"{path}: not a readable npz ({exc}); rebuild with:\n  {REBUILD_COMMAND}"
-        ) from exc
+        raise DataFileError(f"{path}: not a readable npz ({exc}); rebuild with:\n  {REBUILD_COMMAND}") from exc
 
 
 def read_npz_meta(path=None, verify: bool = True) -> dict:
@@ -226,9 +222,7 @@ def read_npz_meta(path=None, verify: bool = True) -> dict:
         return json.loads(str(f["meta"]))
 
 
-def load_offline_ensembles(
-    path=None, split: str | None = "test", verify: bool = True
-) -> list[MoleculeEnsemble]:
+def load_offline_ensembles(path=None, split: str | None = "test", verify: bool = True) -> list[MoleculeEnsemble]:
     """Load ensembles from the shipped npz (default ``data/qm9_xtb_confs_v2.npz``) after a SHA-256 check.
 
     ``split``: "train", "val", "test" or None for all. Raises :class:`DataFileError` (naming the file and

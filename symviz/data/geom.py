@@ -233,9 +233,7 @@ class TorsionalDiffusionSplit:
             arr = np.load(self.path, allow_pickle=False)
         except ValueError as exc:
             if not allow_pickle:
-                raise PickleNotAllowedError(
-                    _PICKLE_MSG.format(what=f"{self.path} (an object array)")
-                ) from exc
+                raise PickleNotAllowedError(_PICKLE_MSG.format(what=f"{self.path} (an object array)")) from exc
             arr = np.load(self.path, allow_pickle=True)
         if len(arr) != 3:
             raise ValueError(f"{self.path}: expected 3 index arrays (train, val, test), got {len(arr)}")
@@ -248,9 +246,7 @@ class TorsionalDiffusionSplit:
         lst = sorted(sorted_paths, key=lambda p: str(p))
         idx = self.indices[name]
         if len(idx) and (idx.max() >= len(lst) or idx.min() < 0):
-            raise IndexError(
-                f"split '{name}' indexes up to {idx.max()} but only {len(lst)} pickle paths given"
-            )
+            raise IndexError(f"split '{name}' indexes up to {idx.max()} but only {len(lst)} pickle paths given")
         return [lst[i] for i in idx]
 
 

@@ -72,9 +72,7 @@ def qm9_csv_paths() -> list[Path]:
             "qm9pack is not installed; it is only needed to rebuild the offline QM9 data. "
             "Install it with `pip install -e .[data]` (or `pip install qm9pack`)."
         ) from exc
-    paths = sorted(
-        Path(f.locate()) for f in (files or []) if f.name.startswith("qm9_part") and f.name.endswith(".csv")
-    )
+    paths = sorted(Path(f.locate()) for f in (files or []) if f.name.startswith("qm9_part") and f.name.endswith(".csv"))
     if not paths:
         raise ImportError("qm9pack is installed but ships no qm9_part*.csv files; reinstall qm9pack.")
     return paths
@@ -94,9 +92,7 @@ def _record_from_row(row: dict) -> QM9Record:
     return QM9Record(int(row["Index"]), row["SMILES"], elements, xyz)
 
 
-def iter_qm9_records(
-    paths: Iterable[Path] | None = None, *, skipped: Counter | None = None
-) -> Iterator[QM9Record]:
+def iter_qm9_records(paths: Iterable[Path] | None = None, *, skipped: Counter | None = None) -> Iterator[QM9Record]:
     """Yield :class:`QM9Record` per CSV row; unparsable rows are counted in ``skipped['bad_row']``."""
     csv.field_size_limit(1 << 30)
     for path in paths if paths is not None else qm9_csv_paths():
