@@ -13,6 +13,8 @@ Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
   exact 2-element orbit target ``x0 tanh(alpha x0 x_t / sigma^2)``, Eq. 11, via ``sv.orbit.orbit_target``);
 - validation every 500 steps: DDIM (PAPER.md §4) from 1000 fixed ``|N(0,1)|`` starts, error ``mean |x - 1|``
   over outputs > 0; the best checkpoint is kept;
+- random numbers: one torch stream per seed, consumed in the reference code's order (see ``train_one``). The
+  OrbDiff sample error is seed-sensitive (``data/results/toy1d.md``), so the seeds matter;
 - evaluation of the best checkpoint: 100k DDIM samples (50k from ``+|N(0,1)|``, 50k from ``-|N(0,1)|``,
   seed 42); MAD ``= mean |x - sign(x)|`` (the paper calls it "RMSD") and W2 to exactly 50k -1 and 50k +1;
   mean +- std (ddof 0) over seeds.
@@ -153,12 +155,22 @@ def w2_to_pm1(samples) -> float:
 
 
 def evaluate(net: nn.Module, num: int = 100_000, seed: int = 42) -> dict:
-    """MAD and W2 of ``num`` DDIM samples, half from ``+|N(0,1)|`` and half from ``-|N(0,1)|`` (seed 42)."""
+    """MAD and W2 of ``num`` DDIM samples, half from ``+|N(0,1)|`` and half from ``-|N(0,1)|`` (seed 42).
+
+    The starts are drawn in chunks of 1000 (500 positive, then 500 negative), the order of the reference
+    evaluation script, so seed 42 gives the same starts; ``num`` must be a multiple of 1000 (or of 2 if smaller).
+    """
+    chunk = min(num, 1000)
+    if num < 2 or num % chunk or chunk % 2:
+        raise ValueError(f"num must be an even number <= 1000 or a multiple of 1000; got {num}")
     gen = torch.Generator().manual_seed(seed)
-    half = num // 2
-    z = torch.randn(2 * half, 1, 1, generator=gen).abs()
-    starts = torch.cat([z[:half], -z[half:]])
-    x = ddim_1d(net, starts)
+    starts = []
+    for _ in range(num // chunk):
+        starts += [
+            torch.randn(chunk // 2, 1, 1, generator=gen).abs(),
+            -torch.randn(chunk // 2, 1, 1, generator=gen).abs(),
+        ]
+    x = ddim_1d(net, torch.cat(starts))
     return {"mad": mad(x), "w2": w2_to_pm1(x)}
 
 
@@ -168,7 +180,7 @@ def _batch(variant: str, gen: torch.Generator, alpha, sigma, batch: int = 200):
     a, s = alpha[t], sigma[t]
     x0 = torch.ones(batch, 1, 1)
     if variant == "aug":
-        x0 = torch.where(torch.rand(batch, 1, 1, generator=gen) < 0.5, -x0, x0)
+        x0 = (torch.randint(0, 2, (batch, 1, 1), generator=gen) * 2 - 1).float()
     xt = a.reshape(-1, 1, 1) * x0 + s.reshape(-1, 1, 1) * torch.randn(batch, 1, 1, generator=gen)
     target = orbit_target_1d(x0, xt, a, s) if variant == "orbdiff" else x0
     return xt, t.float() / NUM_T, target, a**2 / s**2
@@ -191,10 +203,12 @@ def train_one(
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
     steps = check_positive_int(steps, "steps")
     start = time.perf_counter()
+    # One random stream, consumed in the reference code's order (validation starts, weights, then per step: t,
+    # the +-1 flips of [Aug], the noise), so that "seed 0" means the same numbers as there (on CPU).
     torch.manual_seed(seed)
+    gen = torch.default_generator
+    val_starts = torch.randn(1000, 1, 1, generator=gen).abs()
     net = make_net()
-    gen = torch.Generator().manual_seed(seed)
-    val_starts = torch.randn(1000, 1, 1, generator=torch.Generator().manual_seed(10_000 + seed)).abs()
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=8000, gamma=0.8)
     alpha, sigma = schedule()
