@@ -232,11 +232,12 @@ def train_one(
             curve_step.append(step)
             curve_loss.append(acc / cnt)
             acc, cnt = 0.0, 0
-        if step % val_every == 0 or step == steps:
+        # the reference validates after updates 501, 1001, ... (its loop index % 500 == 0) and keeps ties (<=)
+        if (step % val_every == 1 and step > 1) or (step == steps and best[2] is None):
             err = validation_error(ddim_1d(net, val_starts))
             val_step.append(step)
             val_err.append(err)
-            if err < best[0]:
+            if err <= best[0]:
                 best = (err, step, {k: v.clone() for k, v in net.state_dict().items()})
     net.load_state_dict(best[2])
     metrics = evaluate(net, num=eval_samples)
