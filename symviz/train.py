@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from pathlib import Path
 import torch
 
 from symviz._checks import check_mask, check_point_cloud, check_positive_int
+from symviz._io import atomic_write
 from symviz.threads import configure_threads
 
 __all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "main"]
@@ -150,18 +150,7 @@ def save_checkpoint(
         "history": history.as_dict() if history is not None else None,
         "meta": meta or {},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(state, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return atomic_write(path, lambda fh: torch.save(state, fh))
 
 
 def load_checkpoint(path, net: torch.nn.Module | None = None, optimizer=None) -> dict:

@@ -157,3 +157,15 @@ def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):
 def test_bad_variant_is_rejected():
     with pytest.raises(ValueError, match="variant"):
         toy1d.train_one("nope", 0, steps=1)
+
+
+def test_parallel_jobs_give_the_same_numbers():
+    """Each (variant, seed) seeds its own stream, so worker processes change the wall time only."""
+    kw = {"steps": 60, "seeds": (0, 1), "variants": ("orbdiff",), "eval_samples": 1000, "log": None}
+    serial, parallel = toy1d.run(jobs=1, **kw), toy1d.run(jobs=2, **kw)
+    assert serial["per_seed"]["orbdiff"][0]["mad"] != serial["per_seed"]["orbdiff"][1]["mad"]  # seeds differ
+    for a, b in zip(serial["per_seed"]["orbdiff"], parallel["per_seed"]["orbdiff"]):
+        assert (a["seed"], a["mad"], a["w2"], a["best_step"]) == (b["seed"], b["mad"], b["w2"], b["best_step"])
+    assert serial["curves"] == parallel["curves"] and parallel["versions"]["jobs"] == 2
+    with pytest.raises(ValueError, match="jobs"):
+        toy1d.run(jobs=0, **kw)

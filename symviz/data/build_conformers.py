@@ -36,6 +36,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from symviz._io import atomic_write  # noqa: E402
 from symviz.data import conformer_pipeline as cp  # noqa: E402
 from symviz.data.ensembles import write_ensembles_npz  # noqa: E402
 
@@ -52,9 +53,7 @@ def split_streams(all_indices, seed: int) -> dict[str, np.ndarray]:
 
 
 def _atomic_save(path: Path, **arrays) -> None:
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
 
 
 def _shard_path(cache: Path, idx: int) -> Path:

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from symviz._io import atomic_write, atomic_write_text
 
 __all__ = [
     "MoleculeEnsemble",
@@ -174,15 +175,9 @@ def write_ensembles_npz(path, ensembles, splits, meta: dict) -> str:
         split=np.array([str(s) for s in splits], dtype=str),
         meta=np.array(json.dumps(meta, sort_keys=True)),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".tmp{os.getpid()}.npz")
-    np.savez_compressed(tmp, **arrays)
-    digest = sha256_file(tmp)
-    sha = path.with_name(path.stem + ".sha256")
-    sha_tmp = sha.with_name(sha.name + f".tmp{os.getpid()}")
-    sha_tmp.write_text(f"{digest}  {path.name}\n")
-    os.replace(tmp, path)
-    os.replace(sha_tmp, sha)
+    atomic_write(path, lambda fh: np.savez_compressed(fh, **arrays))
+    digest = sha256_file(path)
+    atomic_write_text(path.with_name(path.stem + ".sha256"), f"{digest}  {path.name}\n")
     return digest
 
 

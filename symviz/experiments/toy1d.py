@@ -25,11 +25,9 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import platform
 import re
 import sys
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -40,6 +38,7 @@ from torch import nn
 
 import symviz as sv
 from symviz._checks import check_positive_int
+from symviz._io import atomic_write_text
 
 __all__ = [
     "VARIANTS",
@@ -257,6 +256,14 @@ def train_one(
     }
 
 
+def _train_job(variant: str, seed: int, kwargs: dict) -> dict:
+    """One (variant, seed) run without its state dict; module level so worker processes can import it."""
+    torch.set_num_threads(1)
+    r = train_one(variant, seed, **kwargs)
+    r.pop("state_dict")
+    return r
+
+
 def acceptance(result: dict) -> dict:
     """The acceptance band (issue 3): OrbDiff MAD <= 1e-5 and W2 <= 2e-5; both baselines >= 5x worse on both;
     the quadrature floor within 5e-4 of 0.2056 and each baseline's last-half training loss in
@@ -284,14 +291,29 @@ def run(
     log=print,
     command: str | None = None,
     eval_samples: int = 100_000,
+    jobs: int = 1,
 ) -> dict:
-    """Train and evaluate every (variant, seed); write the JSON atomically to ``out`` (if given)."""
+    """Train and evaluate every (variant, seed); write the JSON atomically to ``out`` (if given).
+
+    ``jobs`` > 1 runs the (variant, seed) pairs in that many worker processes (one thread each). Every run seeds
+    its own random stream, so the numbers do not depend on ``jobs``; only the wall time does.
+    """
+    jobs = check_positive_int(jobs, "jobs")
     start = time.perf_counter()
     per_seed, curves = {v: [] for v in variants}, {}
-    for v in variants:
-        for seed in seeds:
-            r = train_one(v, seed, steps=steps, progress=progress, eval_samples=eval_samples)
-            r.pop("state_dict")
+    pairs = [(v, seed) for v in variants for seed in seeds]
+    kwargs = {"steps": steps, "progress": progress and jobs == 1, "eval_samples": eval_samples}
+    if jobs == 1:
+        results = (_train_job(v, seed, kwargs) for v, seed in pairs)
+    else:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), mp_context=mp.get_context("spawn"))
+        results = pool.map(_train_job, *zip(*pairs), [kwargs] * len(pairs))
+    try:
+        for v, seed in pairs:
+            r = next(results)
             curves.setdefault(v, []).append({"seed": seed, **r.pop("curve")})
             per_seed[v].append(r)
             if log:
@@ -299,6 +321,9 @@ def run(
                     f"{LABELS[v]:<20} seed {seed}: MAD {r['mad']:.3e}  W2 {r['w2']:.3e}  best step "
                     f"{r['best_step']}  loss(last half) {r['loss_last_half']:.4g}  {r['seconds']:.0f} s"
                 )
+    finally:
+        if jobs > 1:
+            pool.shutdown(cancel_futures=True)
     summary = {}
     for v in variants:
         arr = {k: np.array([r[k] for r in per_seed[v]]) for k in ("mad", "w2", "loss_last_half")}
@@ -328,6 +353,7 @@ def run(
             "numpy": np.__version__,
             "symviz": sv.__version__,
             "threads": torch.get_num_threads(),
+            "jobs": jobs,
         },
         "wall_seconds": time.perf_counter() - start,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -349,7 +375,7 @@ def write_json_atomic(obj: dict, path) -> Path:
     """
     text = json.dumps(_finite_or_none(obj), indent=1, allow_nan=False)
     text = _NUMBER_LIST.sub(lambda m: "[" + ",".join(v.strip() for v in m.group(1).split(",")) + "]", text)
-    return _write_atomic(text + "\n", path)
+    return atomic_write_text(path, text + "\n")
 
 
 def _finite_or_none(obj):
@@ -361,22 +387,6 @@ def _finite_or_none(obj):
     if isinstance(obj, (list, tuple)):
         return [_finite_or_none(v) for v in obj]
     return obj
-
-
-def _write_atomic(text: str, path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def _pm(mean: float, std: float, unit: float, digits: int) -> str:
@@ -425,6 +435,9 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true", help=f"{QUICK_STEPS} steps unless --steps is given")
     p.add_argument("--progress", action="store_true")
     p.add_argument("--eval-samples", type=int, default=100_000, help="DDIM samples for MAD/W2 (protocol: 100000)")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="worker processes, one run each (default 1; numbers do not change)"
+    )
     args = p.parse_args(argv)
     sv.configure_threads(1)
     steps = args.steps or (QUICK_STEPS if args.quick else 100_000)
@@ -438,9 +451,10 @@ def main(argv=None) -> int:
         progress=args.progress,
         command=cmd.strip(),
         eval_samples=args.eval_samples,
+        jobs=args.jobs,
     )
     table = markdown_table(result)
-    _write_atomic("# 1D reflection toy (PAPER.md §5.1)\n\n" + table, out.with_suffix(".md"))
+    atomic_write_text(out.with_suffix(".md"), "# 1D reflection toy (PAPER.md §5.1)\n\n" + table)
     print(table)
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

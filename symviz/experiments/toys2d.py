@@ -35,8 +35,9 @@ import numpy as np
 import torch
 
 import symviz as sv
+from symviz._io import atomic_write_text
 from symviz.data import toys
-from symviz.experiments.toy1d import _write_atomic, write_json_atomic
+from symviz.experiments.toy1d import write_json_atomic
 from symviz.train import fit
 
 __all__ = [
@@ -331,7 +332,7 @@ def main(argv=None) -> int:
     cmd = " ".join(["python -m symviz.experiments.toys2d", *(sys.argv[1:] if argv is None else argv)])
     result = run(steps=args.steps, seeds=tuple(args.seeds), settings=tuple(args.settings), out=args.out, command=cmd)
     table = markdown_table(result)
-    _write_atomic("# 2D toys (tutorial 06)\n\n" + table, args.out.with_suffix(".md"))
+    atomic_write_text(args.out.with_suffix(".md"), "# 2D toys (tutorial 06)\n\n" + table)
     print(table)
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0
