@@ -4,7 +4,8 @@ Two settings (TOOLING.md §7 sizes): a 2D MLP (4 x 256, batch 512, SO(2), single
 (d 64, 4 layers) on 3D clouds of 20 points (batch 32, SO(3)). Steps of the plain and orbit losses are
 interleaved so that machine noise hits both alike; the table reports median step times and their ratio.
 
-Run:  python benchmarks/overhead.py            (writes benchmarks/results/overhead.md)
+Run:  python benchmarks/overhead.py                  (writes benchmarks/results/overhead.md)
+      python benchmarks/overhead.py --device cuda    (on a GPU; writes benchmarks/results/overhead_cuda.md)
 """
 
 from __future__ import annotations
@@ -17,43 +18,52 @@ from pathlib import Path
 import torch
 
 import symviz as sv
+from symviz._io import atomic_write_text
 from symviz.data import toys
 
 KS = [1, 16, 64, 256, 1024]
 
 
-def _setting(name):
+def _setting(name, device):
     gen = torch.Generator().manual_seed(0)
     torch.manual_seed(0)
     if name == "mlp2d":
         data = toys.blob_2d(4096, generator=gen)
-        return data, sv.groups.SO2(), sv.nets.TimeMLP(1, 2, hidden=256, depth=4), 512
+        return data.to(device), sv.groups.SO2(), sv.nets.TimeMLP(1, 2, hidden=256, depth=4).to(device), 512
     x = torch.randn(4096, 20, 3, generator=gen)
     data = x - x.mean(-2, keepdim=True)
-    return data, sv.groups.SO3(), sv.nets.EGNN(hidden=64, layers=4), 32
+    return data.to(device), sv.groups.SO3(), sv.nets.EGNN(hidden=64, layers=4).to(device), 32
+
+
+def _sync(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)  # GPU kernels run asynchronously: time until they finish
 
 
 def _step(net, opt, loss_fn, batch, gen):
+    _sync(batch.device)
     t0 = time.perf_counter()
     loss = loss_fn(net, batch, generator=gen).mean()
     opt.zero_grad(set_to_none=True)
     loss.backward()
     opt.step()
+    _sync(batch.device)
     return time.perf_counter() - t0
 
 
-def measure(name: str, steps: int) -> list[tuple[int, float, float]]:
-    data, group, net, bs = _setting(name)
+def measure(name: str, steps: int, device="cpu") -> list[tuple[int, float, float]]:
+    device = torch.device(device)
+    data, group, net, bs = _setting(name, device)
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     sched = sv.diffusion.VPSchedule()
     plain = sv.losses.DenoisingLoss(sched, "plain")
-    gen = torch.Generator().manual_seed(1)
+    gen = torch.Generator(device=device).manual_seed(1)
     rows = []
     for k in KS:
         orbit = sv.losses.DenoisingLoss(sched, "orbit", group, num_samples=k)
         tp, to = [], []
         for i in range(steps + 5):
-            batch = data[torch.randint(0, len(data), (bs,), generator=gen)]
+            batch = data[torch.randint(0, len(data), (bs,), generator=gen, device=device)]
             a, b = (plain, orbit) if i % 2 == 0 else (orbit, plain)
             ta, tb = _step(net, opt, a, batch, gen), _step(net, opt, b, batch, gen)
             if i >= 5:  # warm-up excluded
@@ -66,17 +76,26 @@ def measure(name: str, steps: int) -> list[tuple[int, float, float]]:
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=60, help="timed steps per loss and K")
-    p.add_argument("--out", type=Path, default=Path(__file__).parent / "results" / "overhead.md")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--out", type=Path, default=None, help="default results/overhead.md (overhead_cuda.md on a GPU)")
     args = p.parse_args()
     sv.configure_threads(1)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        p.error("--device cuda: torch sees no CUDA device on this machine")
+    name = "overhead.md" if device.type == "cpu" else f"overhead_{device.type}.md"
+    out = args.out or Path(__file__).parent / "results" / name
+    where = f"1 thread, torch {torch.__version__}"
+    if device.type == "cuda":
+        where = f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
+    cmd = "python benchmarks/overhead.py" + ("" if device.type == "cpu" else f" --device {args.device}")
     lines = [
-        "## Training-step overhead: orbit loss / plain loss",
+        f"## Training-step overhead: orbit loss / plain loss ({device.type})",
         "",
-        f"Command: `python benchmarks/overhead.py` (median of {args.steps} interleaved steps, 1 thread, "
-        f"torch {torch.__version__})",
+        f"Command: `{cmd}` (median of {args.steps} interleaved steps, {where})",
     ]
     for name, title in [("mlp2d", "2D MLP 4x256, batch 512, SO(2)"), ("egnn3d", "EGNN d64 x 4, 32 x 20 atoms, SO(3)")]:
-        rows = measure(name, args.steps)
+        rows = measure(name, args.steps, device)
         lines += ["", f"### {title}", "", "| K | plain ms/step | orbit ms/step | ratio |", "|---|---|---|---|"]
         lines += [f"| {k} | {tp:.2f} | {to:.2f} | {to / tp:.3f} |" for k, tp, to in rows]
         if name == "egnn3d":
@@ -87,8 +106,7 @@ def main():
             ]
     text = "\n".join(lines) + "\n"
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    atomic_write_text(out, text)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,14 @@ def _prior(shape, generator, dtype, device, mask, centered):
 Net = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def _sample_device(device, generator, x_init) -> torch.device:
+    if device is not None:
+        return torch.device(device)
+    if x_init is not None:
+        return x_init.device
+    return generator.device if generator is not None else torch.device("cpu")
+
+
 def _progress(it, progress: bool, desc: str):
     if not progress:
         return it
@@ -163,6 +171,7 @@ def ddim_sample(
     centered: bool | None = None,
     progress: bool = False,
     dtype=None,
+    device=None,
 ) -> torch.Tensor:
     """Deterministic DDIM (eta = 0) for an x0-predicting ``net(x_t, t) -> x0_hat``.
 
@@ -172,11 +181,14 @@ def ddim_sample(
     Args:
         shape: ``(B, n, d)`` of the samples. steps: number of steps on ``linspace(1, 0, steps + 1)``,
             or give ``times`` (decreasing, in [0, 1]). x_init: start instead of the prior draw.
-        ``t`` is passed to ``net`` as a ``(B,)`` tensor.
+        device: where to sample (default: ``x_init``'s device, else the generator's, else the CPU).
+        ``t`` is passed to ``net`` as a ``(B,)`` tensor on that device.
     """
     tg = _time_grid(steps, times)
     dtype = dtype or torch.get_default_dtype()
-    x = _prior(shape, generator, dtype, None, mask, centered) if x_init is None else x_init.clone()
+    device = _sample_device(device, generator, x_init)
+    tg = tg.to(device)
+    x = _prior(shape, generator, dtype, device, mask, centered) if x_init is None else x_init.clone()
     b = x.shape[0]
     x0_hat = x
     for i in _progress(range(len(tg) - 1), progress, "DDIM"):
@@ -201,16 +213,20 @@ def ancestral_sample(
     centered: bool | None = None,
     progress: bool = False,
     dtype=None,
+    device=None,
 ) -> torch.Tensor:
     """Ancestral (DDPM) sampling from the Gaussian posterior ``q(x_s | x_t, x0 = net(x_t, t))``.
 
     With ``alpha_ts = alpha_t / alpha_s`` and ``sigma_ts^2 = sigma_t^2 - alpha_ts^2 sigma_s^2``:
     mean ``= (alpha_ts sigma_s^2 x_t + alpha_s sigma_ts^2 x0_hat) / sigma_t^2``,
     variance ``= sigma_ts^2 sigma_s^2 / sigma_t^2``. Returns ``x0_hat`` at the last step (t -> 0).
+    ``device``: where to sample (default: the generator's device, else the CPU).
     """
     tg = _time_grid(steps, times)
     dtype = dtype or torch.get_default_dtype()
-    x = _prior(shape, generator, dtype, None, mask, centered)
+    device = _sample_device(device, generator, None)
+    tg = tg.to(device)
+    x = _prior(shape, generator, dtype, device, mask, centered)
     b = x.shape[0]
     x0_hat = x
     for i in _progress(range(len(tg) - 1), progress, "ancestral"):

@@ -283,13 +283,13 @@ def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
     a4, s4 = a.reshape(*a.shape, 1, 1), s.reshape(*s.shape, 1, 1)
     tiny = torch.finfo(x0.dtype).tiny
     s2 = (s4**2).clamp_min(tiny * 1e6)
-    inf = torch.tensor(float("inf"), dtype=x0.dtype)
+    inf = torch.tensor(float("inf"), dtype=x0.dtype, device=x0.device)
     if isinstance(group, Reflection):
         ip = (x0 * xt).sum((-1, -2), keepdim=True)
         arg = torch.where(s4**2 <= tiny * 1e6, torch.sign(a4 * ip) * inf, a4 * ip / s2)
         return x0 * torch.tanh(arg)
     if isinstance(group, SO2):
-        j = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=x0.dtype)
+        j = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=x0.dtype, device=x0.device)
         c = (xt * x0).sum((-1, -2))  # coefficient of cos(theta)
         d = (xt * (x0 @ j.T)).sum((-1, -2))  # coefficient of sin(theta)
         amp = torch.sqrt(c**2 + d**2)

@@ -5,6 +5,8 @@
 Command line (2D toys; the molecule and 1D experiments have their own commands in ``symviz.experiments``):
 
     python -m symviz.train --data blob --group SO2 --mode orbit --net mlp --steps 3000 --out runs/blob.pt
+    python -m symviz.train --device cuda ...                                   # one GPU
+    torchrun --standalone --nproc_per_node=4 -m symviz.train --device cuda ... # data parallel (symviz.distributed)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 
 import torch
 
+from symviz import distributed
 from symviz._checks import check_mask, check_point_cloud, check_positive_int
 from symviz._io import atomic_write
 from symviz.threads import configure_threads
@@ -69,6 +72,10 @@ def fit(
         num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
         device: where to train (default: the device of the net's parameters); data, noise and group samples
             are drawn there, so the same call scales from a laptop CPU to a GPU.
+
+    Under ``torchrun`` (after :func:`symviz.distributed.setup`) the net is wrapped in DistributedDataParallel:
+    each rank draws ``batch_size`` samples with its own generator (``seed + rank``), gradients are averaged, the
+    logged loss is the mean over ranks, and only rank 0 writes checkpoints and shows the progress bar.
     """
     data = check_point_cloud(data, "data")
     if data.dim() != 3:
@@ -84,13 +91,18 @@ def fit(
     net.to(device)
     data = data.to(device)
     mask = None if mask is None else mask.to(device)
+    ctx = distributed.current(device)
     torch.manual_seed(seed)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = torch.Generator(device=device).manual_seed(seed + ctx.rank)
+    model = net
+    if ctx.active:
+        ids = [device.index] if device.type == "cuda" else None
+        model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)  # broadcasts rank 0's weights
     opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
     hist = History()
     it = range(1, steps + 1)
     bar = None
-    if progress:
+    if progress and ctx.is_main:
         from tqdm.auto import tqdm
 
         bar = tqdm(it, desc=f"{getattr(loss_fn, 'mode', 'train')}", leave=False)
@@ -98,7 +110,7 @@ def fit(
     start, acc, cnt = time.perf_counter(), 0.0, 0
     for step in it:
         idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen, device=device)
-        loss = loss_fn(net, data[idx], generator=gen, mask=None if mask is None else mask[idx]).mean()
+        loss = loss_fn(model, data[idx], generator=gen, mask=None if mask is None else mask[idx]).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss at step {step}; lower the learning rate or check the data and weighting"
@@ -113,17 +125,18 @@ def fit(
         acc += loss.detach().item()
         cnt += 1
         if step % log_every == 0 or step == steps:
+            mean_loss = distributed.mean_across_ranks(acc / cnt, ctx)
             hist.step.append(step)
-            hist.loss.append(acc / cnt)
+            hist.loss.append(mean_loss)
             if bar is not None:
-                bar.set_postfix(loss=f"{acc / cnt:.4g}")
+                bar.set_postfix(loss=f"{mean_loss:.4g}")
             if callback is not None:
-                callback(step, acc / cnt)
+                callback(step, mean_loss)
             acc, cnt = 0.0, 0
-        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0:
+        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and ctx.is_main:
             save_checkpoint(checkpoint_path, net, opt, step=step, history=hist)
     hist.seconds = time.perf_counter() - start
-    if checkpoint_path:
+    if checkpoint_path and ctx.is_main:
         save_checkpoint(checkpoint_path, net, opt, step=steps, history=hist)
     return hist
 
@@ -228,20 +241,30 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     if args.mode != "plain" and args.group == "none":
         p.error("--mode augment/orbit needs a --group")
-    net, loss_fn, data = _build(args)
-    hist = fit(
-        net,
-        loss_fn,
-        data,
-        steps=args.steps,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        seed=args.seed,
-        checkpoint_path=args.out,
-        device=args.device,
-    )
-    save_checkpoint(args.out, net, step=args.steps, history=hist, meta={k: str(v) for k, v in vars(args).items()})
-    print(f"trained {args.steps} steps in {hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}")
+    ctx = distributed.setup(args.device)  # joins the process group under torchrun; a no-op otherwise
+    try:
+        net, loss_fn, data = _build(args)
+        hist = fit(
+            net,
+            loss_fn,
+            data,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            seed=args.seed,
+            checkpoint_path=args.out,
+            device=ctx.device,
+            progress=ctx.is_main,
+        )
+        if ctx.is_main:
+            meta = {k: str(v) for k, v in vars(args).items()} | {"world_size": ctx.world_size}
+            save_checkpoint(args.out, net, step=args.steps, history=hist, meta=meta)
+            print(
+                f"trained {args.steps} steps on {ctx.world_size} process(es) ({ctx.device.type}) in "
+                f"{hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}"
+            )
+    finally:
+        distributed.teardown()
     return 0
 
 

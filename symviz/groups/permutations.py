@@ -41,7 +41,7 @@ class Permutations(Group):
         padded = (p == -1).all(-1)
         if not (valid | padded).all():
             raise ValueError("each row of perms must be a permutation of range(n) or a padding row of -1")
-        ar = torch.arange(n)
+        ar = torch.arange(n, device=p.device)
         ok = torch.sort(p.clamp_min(0), dim=-1).values.eq(ar).all(-1) | padded
         if not ok.all():
             raise ValueError(f"every valid row of perms must be a permutation of range({n})")

@@ -53,7 +53,7 @@ class Product(Group):
         n1 = e1[0].shape[0] if isinstance(e1, tuple) else _k_len(g1, e1)
         n2 = e2[0].shape[0] if isinstance(e2, tuple) else _k_len(g2, e2)
         i1, i2 = zip(*itertools.product(range(n1), range(n2)))
-        return (_take(g1, e1, torch.tensor(i1)), _take(g2, e2, torch.tensor(i2)))
+        return (_take(g1, e1, torch.tensor(i1, device=device)), _take(g2, e2, torch.tensor(i2, device=device)))
 
     def act(self, g, x):
         return self.factors[0].act(g[0], self.factors[1].act(g[1], x))

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Scale-up checks on a CUDA machine: the GPU tests, torchrun with NCCL, and the orbit-loss overhead on the GPU.
+#
+#   scripts/gpu_check.sh [OUTDIR]        (default artifacts/gpu)
+#
+# Needs a python3 with CUDA torch, numpy, scipy, tqdm, pytest and hypothesis; symviz is taken from this
+# checkout (PYTHONPATH), so nothing is installed. Writes device.txt, pytest.txt and overhead_cuda.md to OUTDIR.
+set -euo pipefail
+out=${1:-artifacts/gpu}
+mkdir -p "$out"
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" OMP_NUM_THREADS=1 PYTHONUNBUFFERED=1
+python3 - <<'PY' | tee "$out/device.txt"
+import platform, torch
+assert torch.cuda.is_available(), "no CUDA device: run this on a GPU machine"
+print(f"{torch.cuda.get_device_name()} x {torch.cuda.device_count()}; torch {torch.__version__}; python {platform.python_version()}")
+PY
+python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_distributed.py tests/test_train.py \
+    tests/test_orbit.py tests/test_losses.py 2>&1 | tee "$out/pytest.txt"
+python3 benchmarks/overhead.py --device cuda --steps 30 --out "$out/overhead_cuda.md"
