@@ -4,7 +4,8 @@
 #   scripts/gpu_check.sh [OUTDIR]        (default artifacts/gpu)
 #
 # Needs a python3 with CUDA torch, numpy, scipy, tqdm, pytest and hypothesis; symviz is taken from this
-# checkout (PYTHONPATH), so nothing is installed. Writes device.txt, pytest.txt and overhead_cuda.md to OUTDIR.
+# checkout (PYTHONPATH), so nothing is installed. Writes device.txt, pytest.txt, gpu_check.md (both, for the
+# README) and overhead_cuda.md to OUTDIR; copy the two .md files to benchmarks/results/ to publish them.
 set -euo pipefail
 out=${1:-artifacts/gpu}
 mkdir -p "$out"
@@ -16,4 +17,11 @@ print(f"{torch.cuda.get_device_name()} x {torch.cuda.device_count()}; torch {tor
 PY
 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_distributed.py tests/test_train.py \
     tests/test_orbit.py tests/test_losses.py 2>&1 | tee "$out/pytest.txt"
+{
+    echo "# GPU check (scripts/gpu_check.sh), run $(date -u +%F) on the lent GPU machine"
+    echo
+    echo '```'
+    cat "$out/device.txt" "$out/pytest.txt"
+    echo '```'
+} >"$out/gpu_check.md"
 python3 benchmarks/overhead.py --device cuda --steps 30 --out "$out/overhead_cuda.md"

@@ -23,7 +23,7 @@ def test_exact_finite_group_target_matches_cpu():
     gen = torch.Generator().manual_seed(0)
     x0 = torch.randn(64, 5, 2, generator=gen, dtype=F64)
     xt = torch.randn(64, 5, 2, generator=gen, dtype=F64)
-    alpha, sigma = torch.rand(64, generator=gen, dtype=F64), torch.rand(64, generator=gen, dtype=F64) + 0.05
+    alpha, sigma = torch.rand(64, generator=gen, dtype=F64), 0.05 + 0.9 * torch.rand(64, generator=gen, dtype=F64)
     group = sv.groups.Dihedral(6)
     cpu = sv.orbit.orbit_target(x0, xt, alpha, sigma, group, num_samples=None)
     gpu = sv.orbit.orbit_target(x0.cuda(), xt.cuda(), alpha.cuda(), sigma.cuda(), group, num_samples=None)
@@ -88,10 +88,14 @@ def test_samplers_on_gpu_match_cpu():
     gpu = sv.diffusion.ddim_sample(net.cuda(), x_init.shape, sched, steps=20, x_init=x_init.cuda(), dtype=F64)
     assert gpu.device.type == "cuda"
     torch.testing.assert_close(gpu.cpu(), cpu, rtol=1e-9, atol=1e-9)
-    gen = torch.Generator(device=CUDA).manual_seed(0)
-    anc = sv.diffusion.ancestral_sample(net, (16, 3, 2), sched, steps=20, generator=gen, dtype=F64)
-    assert anc.device.type == "cuda" and torch.isfinite(anc).all()
-    assert anc.mean(-2).abs().max() < 1e-9  # centred noise keeps the centre of mass at 0
+    anc = [
+        sv.diffusion.ancestral_sample(
+            net, (16, 3, 2), sched, steps=20, generator=torch.Generator(device=CUDA).manual_seed(0), dtype=F64
+        )
+        for _ in range(2)
+    ]
+    assert anc[0].device.type == "cuda" and torch.isfinite(anc[0]).all()
+    assert torch.equal(anc[0], anc[1])  # seeded by the CUDA generator alone
 
 
 def test_molecule_style_group_loss_on_gpu():

@@ -65,3 +65,11 @@ def test_mlp_is_deliberately_not_equivariant(gen):
     assert equivariance_error(_at(net), x, SO2(), generator=gen) > 1e-2
     with pytest.raises(ValueError, match="built for clouds"):
         net(torch.randn(8, 3, 2), torch.zeros(8))
+
+
+def test_every_egnn_parameter_gets_a_gradient():
+    """No dead parameters (the last layer has no feature update): DistributedDataParallel needs every gradient."""
+    net = EGNN(hidden=16, layers=3)
+    x = torch.randn(4, 5, 3)
+    net(x, torch.rand(4)).pow(2).sum().backward()
+    assert [n for n, p in net.named_parameters() if p.grad is None] == []

@@ -23,14 +23,19 @@ __all__ = ["EGNN"]
 
 
 class EGNNLayer(nn.Module):
-    def __init__(self, hidden: int, edge_dim: int):
+    """One E(n)-equivariant message-passing layer; ``update_h=False`` (the last layer) skips the unused feature
+    update, so every parameter gets a gradient (DistributedDataParallel requires it)."""
+
+    def __init__(self, hidden: int, edge_dim: int, update_h: bool = True):
         super().__init__()
         act = nn.SiLU
         self.phi_e = nn.Sequential(
             nn.Linear(2 * hidden + 1 + edge_dim, hidden), act(), nn.Linear(hidden, hidden), act()
         )
         self.phi_x = nn.Sequential(nn.Linear(hidden, hidden), act(), nn.Linear(hidden, 1))
-        self.phi_h = nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden))
+        self.phi_h = (
+            nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden)) if update_h else None
+        )
 
     def forward(self, x, h, pair_mask, edge_attr):
         b, n, _ = x.shape
@@ -43,7 +48,8 @@ class EGNNLayer(nn.Module):
         deg = pair_mask.sum(2).clamp_min(1.0)  # (B, n, 1)
         coef = self.phi_x(m) * pair_mask
         x = x + (rel / (torch.sqrt(d2 + 1e-8) + 1.0) * coef).sum(2) / deg
-        h = h + self.phi_h(torch.cat([h, m.sum(2)], -1))
+        if self.phi_h is not None:
+            h = h + self.phi_h(torch.cat([h, m.sum(2)], -1))
         return x, h
 
 
@@ -60,7 +66,7 @@ class EGNN(nn.Module):
         super().__init__()
         self.node_dim, self.edge_dim, self.time_dim = node_dim, edge_dim, time_dim
         self.embed = nn.Linear(node_dim + time_dim + 1, hidden)
-        self.layers = nn.ModuleList([EGNNLayer(hidden, edge_dim) for _ in range(layers)])
+        self.layers = nn.ModuleList([EGNNLayer(hidden, edge_dim, update_h=i < layers - 1) for i in range(layers)])
 
     def forward(self, x, t, mask=None, node_attr=None, edge_attr=None):
         b, n, _ = x.shape
