@@ -138,6 +138,10 @@ def test_tiny_run_writes_valid_json_atomically(tmp_path, capsys):
     assert (tmp_path / "res" / "toy1d.md").read_text().count("| EquiNet") == 3
     assert sorted(p.name for p in out.parent.iterdir()) == ["toy1d.json", "toy1d.md"]  # no temp files left
     assert "wrote" in capsys.readouterr().out
+    md = (tmp_path / "res" / "toy1d.md").read_text()
+    (tmp_path / "res" / "toy1d.md").unlink()
+    assert toy1d.main(["--render", str(out)]) == 0  # the table is a pure function of the stored JSON
+    assert (tmp_path / "res" / "toy1d.md").read_text() == md
 
 
 def test_interrupted_write_keeps_the_old_file(tmp_path, monkeypatch):

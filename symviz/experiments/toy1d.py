@@ -408,10 +408,12 @@ def markdown_table(result: dict) -> str:
             f"| {LABELS[v]} | {ours_mad} | {paper_mad} | {ours_w2} | {paper_w2} | {s['loss_last_half_mean']:.4g} |"
         )
     mins = result["wall_seconds"] / 60
+    jobs = result["versions"].get("jobs", 1)
+    parallel = f", {jobs} runs in parallel" if jobs > 1 else ""
     lines += [
         "",
         f"Command: `{result['command']}` ({result['steps']} steps, seeds {result['seeds']}, "
-        f"torch {result['versions']['torch']}, {result['versions']['threads']} thread(s)); "
+        f"torch {result['versions']['torch']}, {result['versions']['threads']} thread(s) per run{parallel}); "
         f"wall time {mins:.1f} min. Analytic baseline loss floor {result['loss_floor']:.4f}.",
     ]
     if "acceptance" in result:
@@ -438,7 +440,15 @@ def main(argv=None) -> int:
     p.add_argument(
         "--jobs", type=int, default=1, help="worker processes, one run each (default 1; numbers do not change)"
     )
+    p.add_argument("--render", type=Path, default=None, help="only rewrite the .md table of a stored JSON result")
     args = p.parse_args(argv)
+    if args.render is not None:
+        if not args.render.is_file():
+            p.error(f"--render: no result file at {args.render}; run the experiment first")
+        table = markdown_table(json.loads(args.render.read_text()))
+        atomic_write_text(args.render.with_suffix(".md"), "# 1D reflection toy (PAPER.md §5.1)\n\n" + table)
+        print(table)
+        return 0
     sv.configure_threads(1)
     steps = args.steps or (QUICK_STEPS if args.quick else 100_000)
     out = args.out or Path("data/results/toy1d_quick.json" if args.quick else "data/results/toy1d.json")
