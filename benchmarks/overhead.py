@@ -51,9 +51,10 @@ def _step(net, opt, loss_fn, batch, gen):
     return time.perf_counter() - t0
 
 
-def measure(name: str, steps: int, device="cpu") -> list[tuple[int, float, float]]:
+def measure(name: str, steps: int, device="cpu", batch_mult: int = 1) -> list[tuple[int, float, float]]:
     device = torch.device(device)
     data, group, net, bs = _setting(name, device)
+    bs *= batch_mult
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     sched = sv.diffusion.VPSchedule()
     plain = sv.losses.DenoisingLoss(sched, "plain")
@@ -77,25 +78,32 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=60, help="timed steps per loss and K")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--batch-mult", type=int, default=1, help="multiply both batch sizes (default 1)")
     p.add_argument("--out", type=Path, default=None, help="default results/overhead.md (overhead_cuda.md on a GPU)")
     args = p.parse_args()
     sv.configure_threads(1)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
         p.error("--device cuda: torch sees no CUDA device on this machine")
-    name = "overhead.md" if device.type == "cpu" else f"overhead_{device.type}.md"
+    name = "overhead" + ("" if device.type == "cpu" else f"_{device.type}")
+    name += ("" if args.batch_mult == 1 else f"_x{args.batch_mult}") + ".md"
     out = args.out or Path(__file__).parent / "results" / name
     where = f"1 thread, torch {torch.__version__}"
     if device.type == "cuda":
         where = f"{torch.cuda.get_device_name(device)}, torch {torch.__version__}"
     cmd = "python benchmarks/overhead.py" + ("" if device.type == "cpu" else f" --device {args.device}")
+    cmd += "" if args.batch_mult == 1 else f" --batch-mult {args.batch_mult}"
     lines = [
         f"## Training-step overhead: orbit loss / plain loss ({device.type})",
         "",
         f"Command: `{cmd}` (median of {args.steps} interleaved steps, {where})",
     ]
-    for name, title in [("mlp2d", "2D MLP 4x256, batch 512, SO(2)"), ("egnn3d", "EGNN d64 x 4, 32 x 20 atoms, SO(3)")]:
-        rows = measure(name, args.steps, device)
+    m = args.batch_mult
+    for name, title in [
+        ("mlp2d", f"2D MLP 4x256, batch {512 * m}, SO(2)"),
+        ("egnn3d", f"EGNN d64 x 4, {32 * m} x 20 atoms, SO(3)"),
+    ]:
+        rows = measure(name, args.steps, device, m)
         lines += ["", f"### {title}", "", "| K | plain ms/step | orbit ms/step | ratio |", "|---|---|---|---|"]
         lines += [f"| {k} | {tp:.2f} | {to:.2f} | {to / tp:.3f} |" for k, tp, to in rows]
         if name == "egnn3d":

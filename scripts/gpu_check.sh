@@ -5,7 +5,7 @@
 #
 # Needs a python3 with CUDA torch, numpy, scipy, tqdm, pytest and hypothesis; symviz is taken from this
 # checkout (PYTHONPATH), so nothing is installed. Writes device.txt, pytest.txt, gpu_check.md (both, for the
-# README) and overhead_cuda.md to OUTDIR; copy the two .md files to benchmarks/results/ to publish them.
+# README) and overhead_cuda{,_x8}.md to OUTDIR; copy the .md files to benchmarks/results/ to publish them.
 set -euo pipefail
 out=${1:-artifacts/gpu}
 mkdir -p "$out"
@@ -25,3 +25,4 @@ python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_distri
     echo '```'
 } >"$out/gpu_check.md"
 python3 benchmarks/overhead.py --device cuda --steps 30 --out "$out/overhead_cuda.md"
+python3 benchmarks/overhead.py --device cuda --steps 30 --batch-mult 8 --out "$out/overhead_cuda_x8.md"
