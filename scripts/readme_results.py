@@ -31,6 +31,11 @@ SECTIONS = [
     ("Widget latency (goal: p95 <= 100 ms)", "benchmarks/results/widget_latency.md"),
     ("Tutorial run times (goal: <= 3 min each, <= 12 min in all)", "benchmarks/results/notebook_times.md"),
     ("The paper's 1D toy, Table 1 protocol", "data/results/toy1d.md"),
+    ("The 1D toy, six more seeds (the spread behind the 3-seed table)", "data/results/toy1d_more_seeds.md"),
+    (
+        "The 1D toy, an earlier run with separate random streams (missed the band)",
+        "data/results/toy1d_independent_streams.md",
+    ),
     ("2D toys: plain / augment / orbit MLP vs an equivariant net", "data/results/toys2d.md"),
     ("Conformer baselines on the offline QM9-ETKDG/GFN2-xTB set (not GEOM)", "data/results/etkdg_baseline.md"),
 ]
