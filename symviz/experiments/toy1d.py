@@ -1,6 +1,7 @@
 """The paper's 1D reflection toy, end to end (PAPER.md §5.1, Table 1 of Tong et al. 2025, arXiv 2502.09890).
 
-    python -m symviz.experiments.toy1d                   # full table: 3 variants x seeds 0 1 2 x 100k steps
+    python -m symviz.experiments.toy1d --jobs 2          # full table: 3 variants x seeds 0 1 2 x 100k steps
+    python -m symviz.experiments.toy1d --render data/results/toy1d.json   # rewrite the .md from stored JSON
     python -m symviz.experiments.toy1d --quick           # the same code path with 3000 steps (a smoke run)
 
 Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
@@ -14,7 +15,8 @@ Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
 - validation every 500 steps: DDIM (PAPER.md §4) from 1000 fixed ``|N(0,1)|`` starts, error ``mean |x - 1|``
   over outputs > 0; the best checkpoint is kept;
 - random numbers: one torch stream per seed, consumed in the reference code's order (see ``train_one``). The
-  OrbDiff sample error is seed-sensitive (``data/results/toy1d.md``), so the seeds matter;
+  OrbDiff sample error is seed-sensitive (``data/results/toy1d_more_seeds.md`` and
+  ``toy1d_independent_streams.md``), so the seeds matter;
 - evaluation of the best checkpoint: 100k DDIM samples (50k from ``+|N(0,1)|``, 50k from ``-|N(0,1)|``,
   seed 42); MAD ``= mean |x - sign(x)|`` (the paper calls it "RMSD") and W2 to exactly 50k -1 and 50k +1;
   mean +- std (ddof 0) over seeds.
