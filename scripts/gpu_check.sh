@@ -3,7 +3,7 @@
 #
 #   scripts/gpu_check.sh [OUTDIR]        (default artifacts/gpu)
 #
-# Needs a python3 with CUDA torch, numpy, scipy, tqdm, pytest and hypothesis; symviz is taken from this
+# Needs a python3 with CUDA torch, numpy, scipy, tqdm, pytest, hypothesis and rdkit; symviz is taken from this
 # checkout (PYTHONPATH), so nothing is installed. Writes device.txt, pytest.txt, gpu_check.md (both, for the
 # README) and overhead_cuda{,_x8}.md to OUTDIR; copy the .md files to benchmarks/results/ to publish them.
 set -euo pipefail
@@ -24,5 +24,7 @@ python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_distri
     cat "$out/device.txt" "$out/pytest.txt"
     echo '```'
 } >"$out/gpu_check.md"
+python3 -m symviz.experiments.qm9_train --device cuda --steps 300 --batch-size 32 --out "$out/qm9.pt" 2>/dev/null |
+    tee "$out/qm9_train.txt"
 python3 benchmarks/overhead.py --device cuda --steps 30 --out "$out/overhead_cuda.md"
 python3 benchmarks/overhead.py --device cuda --steps 30 --batch-mult 8 --out "$out/overhead_cuda_x8.md"

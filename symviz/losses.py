@@ -95,23 +95,28 @@ class DenoisingLoss:
         self.loss_type, self.temperature = loss_type, temperature
 
     # -- the training pair -------------------------------------------------------------------
-    def sample(self, x0, t=None, generator: torch.Generator | None = None, mask=None) -> DenoisingBatch:
-        """Draw ``(x_t, target)`` for clean data ``x0 (B, n, d)`` at times ``t (B,)`` (sampled if None)."""
+    def sample(self, x0, t=None, generator: torch.Generator | None = None, mask=None, group=None) -> DenoisingBatch:
+        """Draw ``(x_t, target)`` for clean data ``x0 (B, n, d)`` at times ``t (B,)`` (sampled if None).
+
+        ``group``: this batch's group instead of the loss's own, e.g. ``Product(SO3(), Permutations(perms))``
+        with per-molecule automorphisms ``perms (B, P, n)`` (their batch changes from step to step).
+        """
+        group = self.group if group is None else group
         x0 = check_point_cloud(x0, "x0")
         if x0.dim() != 3:
             raise ValueError(f"x0 must be a batch of point clouds (B, n, d); got shape {tuple(x0.shape)}")
         mask = check_mask(mask, x0)
         b = x0.shape[0]
-        if self.group is not None:
-            check_group_dim(self.group, x0, "x0")
+        if group is not None:
+            check_group_dim(group, x0, "x0")
             check_centered(x0, mask, "x0")
         if t is None:
             u = torch.rand(b, generator=generator, dtype=x0.dtype, device=x0.device)
             t = self.t_min + (self.t_max - self.t_min) * u
         t = torch.as_tensor(t, dtype=x0.dtype).expand(b)
         if self.mode != "plain":
-            g = self.group.sample_like((b,), generator=generator, dtype=x0.dtype, device=x0.device)
-            x0 = self.group.act(g, x0)
+            g = group.sample_like((b,), generator=generator, dtype=x0.dtype, device=x0.device)
+            x0 = group.act(g, x0)
         xt, eps = add_noise(x0, t, self.schedule, generator=generator, mask=mask)
         alpha, sigma = self.schedule.alpha_sigma(t)
         ess = None
@@ -121,7 +126,7 @@ class DenoisingLoss:
                 xt,
                 alpha,
                 sigma,
-                self.group,
+                group,
                 num_samples=self.num_samples,
                 include_identity=self.include_identity,
                 generator=generator,
@@ -160,16 +165,19 @@ class DenoisingLoss:
             err = (per_point * m).sum(-1) / m.sum(-1)
         return batch.weight * err
 
-    def predict(self, net, batch: DenoisingBatch) -> torch.Tensor:
-        """Call ``net(x_t, t)`` (with ``mask=`` when the batch is padded)."""
+    def predict(self, net, batch: DenoisingBatch, **net_kwargs) -> torch.Tensor:
+        """Call ``net(x_t, t, **net_kwargs)`` (with ``mask=`` when the batch is padded), e.g. ``node_attr=``."""
         if batch.mask is None:
-            return net(batch.xt, batch.t)
-        return net(batch.xt, batch.t, mask=batch.mask)
+            return net(batch.xt, batch.t, **net_kwargs)
+        return net(batch.xt, batch.t, mask=batch.mask, **net_kwargs)
 
-    def __call__(self, net, x0, t=None, generator: torch.Generator | None = None, mask=None) -> torch.Tensor:
-        """The unreduced loss ``(B,)``: draw a batch with :meth:`sample`, then regress ``net`` on its target."""
-        batch = self.sample(x0, t=t, generator=generator, mask=mask)
-        return self.per_sample(self.predict(net, batch), batch)
+    def __call__(
+        self, net, x0, t=None, generator: torch.Generator | None = None, mask=None, group=None, **net_kwargs
+    ) -> torch.Tensor:
+        """The unreduced loss ``(B,)``: draw a batch with :meth:`sample` (optionally with this batch's ``group``),
+        then regress ``net(x_t, t, **net_kwargs)`` on its target."""
+        batch = self.sample(x0, t=t, generator=generator, mask=mask, group=group)
+        return self.per_sample(self.predict(net, batch, **net_kwargs), batch)
 
     def __repr__(self):
         g = f", group={self.group!r}, K={self.num_samples}" if self.group is not None else ""

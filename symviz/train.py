@@ -59,6 +59,7 @@ def fit(
     checkpoint_every: int | None = None,
     num_threads: int | None = None,
     device: str | torch.device | None = None,
+    extras: dict[str, torch.Tensor] | None = None,
 ) -> History:
     """Train ``net`` on ``loss_fn(net, x0).mean()`` with Adam; returns the :class:`History`.
 
@@ -72,6 +73,8 @@ def fit(
         num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
         device: where to train (default: the device of the net's parameters); data, noise and group samples
             are drawn there, so the same call scales from a laptop CPU to a GPU.
+        extras: per-sample tensors ``{name: (N, ...)}`` indexed with each batch and passed to ``loss_fn`` as
+            keyword arguments, e.g. atom types and molecule ids (``symviz.experiments.qm9_train``).
 
     Under ``torchrun`` (after :func:`symviz.distributed.setup`) the net is wrapped in DistributedDataParallel:
     each rank draws ``batch_size`` samples with its own generator (``seed + rank``), gradients are averaged, the
@@ -91,6 +94,11 @@ def fit(
     net.to(device)
     data = data.to(device)
     mask = None if mask is None else mask.to(device)
+    extras = dict(extras or {})
+    for name, v in extras.items():
+        if not isinstance(v, torch.Tensor) or v.shape[:1] != data.shape[:1]:
+            raise ValueError(f"extras[{name!r}] must be a tensor with one row per data sample ({data.shape[0]})")
+        extras[name] = v.to(device)
     ctx = distributed.current(device)
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed + ctx.rank)
@@ -110,7 +118,8 @@ def fit(
     start, acc, cnt = time.perf_counter(), 0.0, 0
     for step in it:
         idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen, device=device)
-        loss = loss_fn(model, data[idx], generator=gen, mask=None if mask is None else mask[idx]).mean()
+        kw = {name: v[idx] for name, v in extras.items()}
+        loss = loss_fn(model, data[idx], generator=gen, mask=None if mask is None else mask[idx], **kw).mean()
         if not torch.isfinite(loss):
             raise FloatingPointError(
                 f"non-finite loss at step {step}; lower the learning rate or check the data and weighting"

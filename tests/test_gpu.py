@@ -3,6 +3,7 @@
 Skipped (with the reason) on machines without CUDA; `scripts/gpu_check.sh` runs it on a GPU machine.
 """
 
+import math
 import os
 import subprocess
 import sys
@@ -112,3 +113,13 @@ def test_molecule_style_group_loss_on_gpu():
     value.backward()
     assert value.device.type == "cuda" and torch.isfinite(value)
     assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in net.parameters())
+
+
+def test_qm9_training_command_on_gpu(tmp_path):
+    pytest.importorskip("rdkit", reason="the QM9 command reads molecules with RDKit")
+    from symviz.experiments import qm9_train
+
+    out = tmp_path / "qm9.pt"
+    assert 0 == qm9_train.main(["--device", "cuda", "--steps", "20", "--max-molecules", "8", "--out", str(out)])
+    meta = train.load_checkpoint(out)["meta"]
+    assert meta["device"] == "cuda" and math.isfinite(meta["val_loss"])
