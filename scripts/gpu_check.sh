@@ -17,14 +17,17 @@ print(f"{torch.cuda.get_device_name()} x {torch.cuda.device_count()}; torch {tor
 PY
 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py tests/test_distributed.py tests/test_train.py \
     tests/test_orbit.py tests/test_losses.py 2>&1 | tee "$out/pytest.txt"
+python3 -m symviz.experiments.qm9_train --device cuda --steps 300 --batch-size 32 --out "$out/qm9.pt" 2>/dev/null |
+    tee "$out/qm9_train.txt"
 {
     echo "# GPU check (scripts/gpu_check.sh), run $(date -u +%F) on the lent GPU machine"
     echo
     echo '```'
     cat "$out/device.txt" "$out/pytest.txt"
+    echo
+    echo "$ python -m symviz.experiments.qm9_train --device cuda --steps 300 --batch-size 32"
+    tail -n 1 "$out/qm9_train.txt"
     echo '```'
 } >"$out/gpu_check.md"
-python3 -m symviz.experiments.qm9_train --device cuda --steps 300 --batch-size 32 --out "$out/qm9.pt" 2>/dev/null |
-    tee "$out/qm9_train.txt"
 python3 benchmarks/overhead.py --device cuda --steps 30 --out "$out/overhead_cuda.md"
 python3 benchmarks/overhead.py --device cuda --steps 30 --batch-mult 8 --out "$out/overhead_cuda_x8.md"
