@@ -212,3 +212,23 @@ def test_sample_like_gives_one_element_per_cloud(gen):
 def test_bad_group_sizes(bad):
     with pytest.raises((ValueError, TypeError)):
         Cyclic(bad)
+
+
+def test_take_selects_validated_per_cloud_groups_without_rebuilding():
+    perms = torch.tensor(
+        [
+            [[0, 1, 2], [0, 2, 1], [-1, -1, -1]],
+            [[1, 0, 2], [0, 1, 2], [-1, -1, -1]],
+            [[0, 1, 2], [-1, -1, -1], [-1, -1, -1]],
+        ]
+    )
+    table = Permutations(perms)
+    idx = torch.tensor([2, 0, 1, 1])
+    taken, rebuilt = table.take(idx), Permutations(perms[idx])
+    assert torch.equal(taken.perms, rebuilt.perms) and torch.equal(taken.counts, rebuilt.counts)
+    x = torch.randn(4, 3, 2)
+    g = taken.sample_per_cloud((4,), 5, generator=torch.Generator().manual_seed(0))
+    h = rebuilt.sample_per_cloud((4,), 5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(taken.act(g, x[:, None]), rebuilt.act(h, x[:, None]))
+    with pytest.raises(TypeError, match="batched"):
+        Permutations(perms[0]).take(idx)

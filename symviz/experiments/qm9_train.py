@@ -6,7 +6,7 @@
 
 The same :func:`symviz.train.fit` as the 2D toys. Every conformer of the train split is one sample: a padded,
 centred cloud ``x0 (n, 3)`` with its mask, atom types (one-hot H C N O F, the EGNN's node features) and the
-index of its molecule. Each step builds the batch's group ``Product(SO3(), Permutations(perms))`` from the
+index of its molecule. Each step takes the batch's group ``Product(SO3(), Permutations(...))`` from the
 molecules' automorphisms (PAPER.md §2.5: rotations times graph symmetries), so the orbit target averages over
 both. The network is an :class:`~symviz.nets.EGNN` with atom types as node features. At the end the mean loss
 on the validation split (fixed times, noise and group draws) is printed and stored in the checkpoint's meta.
@@ -74,15 +74,16 @@ class MoleculeLoss:
     """
 
     def __init__(self, loss: DenoisingLoss, perms: torch.Tensor):
-        self.loss, self.perms = loss, perms
+        self.loss = loss
         self.mode = loss.mode
+        self.automorphisms = Permutations(perms)  # validated once here; each batch only takes its rows
 
     def __call__(self, net, x0, generator=None, mask=None, mol=None, atoms=None) -> torch.Tensor:
         if mol is None or atoms is None:
             raise ValueError("MoleculeLoss needs mol= and atoms= for the batch (fit(..., extras={'mol', 'atoms'}))")
-        if self.perms.device != x0.device:
-            self.perms = self.perms.to(x0.device)
-        group = Product(SO3(), Permutations(self.perms[mol]))
+        if self.automorphisms.perms.device != x0.device:
+            self.automorphisms = self.automorphisms.to(x0.device)
+        group = Product(SO3(), self.automorphisms.take(mol))
         return self.loss(net, x0, generator=generator, mask=mask, group=group, node_attr=atoms)
 
 

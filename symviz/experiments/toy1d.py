@@ -258,9 +258,13 @@ def train_one(
     }
 
 
+def _one_thread() -> None:
+    """Worker-process initializer: one torch thread per run."""
+    torch.set_num_threads(1)
+
+
 def _train_job(variant: str, seed: int, kwargs: dict) -> dict:
     """One (variant, seed) run without its state dict; module level so worker processes can import it."""
-    torch.set_num_threads(1)
     r = train_one(variant, seed, **kwargs)
     r.pop("state_dict")
     return r
@@ -311,7 +315,9 @@ def run(
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        pool = ProcessPoolExecutor(max_workers=min(jobs, len(pairs)), mp_context=mp.get_context("spawn"))
+        pool = ProcessPoolExecutor(
+            max_workers=min(jobs, len(pairs)), mp_context=mp.get_context("spawn"), initializer=_one_thread
+        )
         results = pool.map(_train_job, *zip(*pairs), [kwargs] * len(pairs))
     try:
         for v, seed in pairs:

@@ -61,6 +61,24 @@ class Permutations(Group):
                 if torch.unique(row_set[: int(c)], dim=0).shape[0] != int(c):
                     raise ValueError("perms contains duplicate rows; pass each group element once")
 
+    def _with(self, perms: torch.Tensor, counts: torch.Tensor) -> Permutations:
+        """A group over already-validated rows (no checks: they were done when ``self`` was built)."""
+        g = object.__new__(type(self))
+        g.perms, g.counts, g.num_points, g.batched = perms, counts, self.num_points, perms.dim() == 3
+        return g
+
+    def take(self, index: torch.Tensor) -> Permutations:
+        """The per-cloud groups ``index`` ``(B,)`` of a batched group, without re-validating them: build the
+        whole table once (e.g. every molecule's automorphisms) and take each training batch's rows from it."""
+        if not self.batched:
+            raise TypeError("take() selects clouds of a batched Permutations group (perms of shape (M, P, n))")
+        index = torch.as_tensor(index, dtype=torch.long, device=self.perms.device)
+        return self._with(self.perms[index], self.counts[index])
+
+    def to(self, device) -> Permutations:
+        """The same group with its tables on ``device``."""
+        return self._with(self.perms.to(device), self.counts.to(device))
+
     @property
     def order(self) -> int:
         if self.batched:
