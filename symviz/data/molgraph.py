@@ -28,6 +28,9 @@ __all__ = [
     "automorphisms",
     "pad_automorphisms",
     "check_max_atoms",
+    "automorphism_tables",
+    "automorphism_group",
+    "pad_automorphism_tables",
 ]
 
 ATOM_TYPES = (1, 6, 7, 8, 9)
@@ -198,3 +201,84 @@ def pad_automorphisms(perms_list: Sequence[torch.Tensor], n_pad: int | None = No
         out[b, : p.shape[0], :n] = p
         out[b, : p.shape[0], n:] = torch.arange(n, n_pad)
     return out
+
+
+def automorphism_tables(mol) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tables of :class:`symviz.groups.AutomorphismGroup` for an RDKit mol with explicit hydrogens.
+
+    Returns ``(base, classes)``: ``base`` ``(P, n)`` long, one full permutation per automorphism of the
+    heavy-atom graph (elements and bond types kept, stereo ignored as in ``GetBestRMS``; identity first), its
+    hydrogens matched in index order; ``classes`` ``(n,)`` long, the swap class of each atom (heavy atom ``v``:
+    ``v``; a hydrogen: the smallest hydrogen index on its heavy atom). Every automorphism of the full graph is
+    ``base[s][tau]`` for exactly one row ``s`` and one within-class permutation ``tau``.
+
+    Raises ValueError for a hydrogen that is not bonded to exactly one heavy atom (e.g. H2).
+    """
+    n = mol.GetNumAtoms()
+    heavy = [a.GetIdx() for a in mol.GetAtoms() if a.GetAtomicNum() > 1]
+    if not heavy:
+        raise ValueError("automorphism_tables: the molecule has no heavy atom")
+    hs_of = {v: [] for v in heavy}
+    for a in mol.GetAtoms():
+        if a.GetAtomicNum() == 1:
+            nbrs = [b.GetIdx() for b in a.GetNeighbors() if b.GetAtomicNum() > 1]
+            if len(nbrs) != 1 or a.GetDegree() != 1:
+                raise ValueError(
+                    f"automorphism_tables: hydrogen {a.GetIdx()} is not bonded to exactly one heavy atom; "
+                    f"only molecules whose hydrogens are terminal on heavy atoms are supported"
+                )
+            hs_of[nbrs[0]].append(a.GetIdx())
+    heavy_mol = _heavy_subgraph(mol, heavy)
+    matches = heavy_mol.GetSubstructMatches(heavy_mol, uniquify=False, useChirality=False, maxMatches=1_000_000)
+    classes = list(range(n))
+    for hs in hs_of.values():
+        for h in hs:
+            classes[h] = min(hs)
+    rows = []
+    for m in matches:  # m[i] = image (in the heavy graph) of heavy atom i
+        p = list(range(n))
+        ok = True
+        for i, j in enumerate(m):
+            v, w = heavy[i], heavy[j]
+            p[v] = w
+            if len(hs_of[v]) != len(hs_of[w]):
+                ok = False
+                break
+            for h_v, h_w in zip(hs_of[v], hs_of[w]):
+                p[h_v] = h_w
+        if ok:
+            rows.append(tuple(p))
+    ident = tuple(range(n))
+    rows = [ident] + sorted(set(rows) - {ident})
+    return torch.tensor(rows, dtype=torch.long), torch.tensor(classes, dtype=torch.long)
+
+
+def _heavy_subgraph(mol, heavy: list[int]):
+    """The heavy-atom graph (atom ``i`` = ``heavy[i]``), bond types kept, without re-sanitising."""
+    from rdkit import Chem
+
+    rw = Chem.RWMol(mol)
+    for idx in sorted({a.GetIdx() for a in mol.GetAtoms()} - set(heavy), reverse=True):
+        rw.RemoveAtom(idx)
+    return rw.GetMol()
+
+
+def automorphism_group(mol):
+    """:class:`symviz.groups.AutomorphismGroup` of an RDKit mol with explicit hydrogens (the whole group)."""
+    from symviz.groups import AutomorphismGroup
+
+    return AutomorphismGroup(*automorphism_tables(mol))
+
+
+def pad_automorphism_tables(tables, n_pad: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack per-molecule ``(base (P_b, n_b), classes (n_b,))`` into ``(B, P_max, n_pad)`` and ``(B, n_pad)``.
+
+    Bases are padded as in :func:`pad_automorphisms`; padding atoms get classes of their own (their index).
+    """
+    tables = list(tables)
+    base = pad_automorphisms([b for b, _ in tables], n_pad)
+    n = base.shape[-1]
+    classes = torch.arange(n).repeat(len(tables), 1)
+    for i, (_, c) in enumerate(tables):
+        classes[i, : c.shape[0]] = c
+    return base, classes

@@ -19,6 +19,7 @@ Element layouts (``k`` is the element axis, ``B`` an optional per-cloud batch):
   permutations on the point index), e.g. ``Product(SO3(), Permutations(automorphisms))``.
 """
 
+from symviz.groups.automorphisms import AutomorphismGroup
 from symviz.groups.base import Group
 from symviz.groups.matrix import O2, O3, SO2, SO3, Cyclic, Dihedral, MatrixGroup, Reflection, rotation_2d
 from symviz.groups.permutations import Permutations
@@ -35,6 +36,7 @@ __all__ = [
     "SO3",
     "O3",
     "Permutations",
+    "AutomorphismGroup",
     "Product",
     "rotation_2d",
 ]

@@ -37,14 +37,24 @@ class EGNNLayer(nn.Module):
             nn.Sequential(nn.Linear(2 * hidden, hidden), act(), nn.Linear(hidden, hidden)) if update_h else None
         )
 
+    def _first_edge_linear(self, h, d2, edge_attr):
+        """``phi_e[0]`` applied to ``[h_i, h_j, d_ij^2, e_ij]`` without forming the concatenation: the linear
+        map splits into per-node terms (computed n times, not n^2 times) plus the pair terms. Same weights and
+        the same result as ``phi_e[0](torch.cat(...))``, about twice as fast on a CPU."""
+        lin = self.phi_e[0]
+        hid = h.shape[-1]
+        w = lin.weight
+        hi = torch.nn.functional.linear(h, w[:, :hid], lin.bias)  # (B, n, H)
+        hj = torch.nn.functional.linear(h, w[:, hid : 2 * hid])
+        out = hi[:, :, None, :] + hj[:, None, :, :] + d2 * w[:, 2 * hid]
+        if edge_attr is not None:
+            out = out + torch.nn.functional.linear(edge_attr, w[:, 2 * hid + 1 :])
+        return out
+
     def forward(self, x, h, pair_mask, edge_attr):
-        b, n, _ = x.shape
         rel = x[:, :, None, :] - x[:, None, :, :]  # (B, n, n, d)
         d2 = rel.pow(2).sum(-1, keepdim=True)
-        parts = [h[:, :, None, :].expand(b, n, n, -1), h[:, None, :, :].expand(b, n, n, -1), d2]
-        if edge_attr is not None:
-            parts.append(edge_attr)
-        m = self.phi_e(torch.cat(parts, -1)) * pair_mask  # (B, n, n, H)
+        m = self.phi_e[1:](self._first_edge_linear(h, d2, edge_attr)) * pair_mask  # (B, n, n, H)
         deg = pair_mask.sum(2).clamp_min(1.0)  # (B, n, 1)
         coef = self.phi_x(m) * pair_mask
         x = x + (rel / (torch.sqrt(d2 + 1e-8) + 1.0) * coef).sum(2) / deg

@@ -2,10 +2,10 @@
 :class:`symviz.widgets.ConformerViewer`.
 
 A conformer is a point cloud ``x0`` of shape ``(n, 3)`` (all atoms, hydrogens included). Translations are
-removed by centring (PAPER.md §2.5: a VP kernel ``N(alpha x0, sigma^2 I)`` is not translation-equivariant),
-and what is left is the molecule's group
+removed by centring (the paper, App. C.1, centres molecules; a VP kernel ``N(alpha x0, sigma^2 I)`` is not
+translation-equivariant), and what is left is the molecule's group
 
-    G = SO(3) x Aut(graph) = Product(SO3(), Permutations(automorphisms(mol)))
+    G = SO(3) x Aut(graph) = Product(SO3(), AutomorphismGroup(...))      (molecule_group(mol))
 
 acting by ``(R, p) . x0 = R x0[p]``. For a noised ``x_t = alpha_t x0 + sigma_t eps`` the orbit target of
 Eq. (11) averages the candidates ``g_k . x0`` with weights ``softmax_k(-||x_t - alpha_t g_k . x0||^2 / 2 sigma_t^2)``
@@ -27,7 +27,7 @@ import torch
 
 from symviz.diffusion import VPSchedule, add_noise, center
 from symviz.explore import check_k, check_seed, check_t
-from symviz.groups import SO3, Permutations, Product
+from symviz.groups import SO3, AutomorphismGroup, Product
 from symviz.orbit import orbit_target
 
 __all__ = [
@@ -47,16 +47,16 @@ MAX_K = 4096  # largest Monte Carlo candidate count accepted by conformer_frame
 DTYPE = torch.float64
 
 
-def molecule_group(mol, max_count: int = 1024) -> Product:
-    """``Product(SO3(), Permutations(automorphisms(mol)))``: the group of a centred conformer of ``mol``.
+def molecule_group(mol) -> Product:
+    """``Product(SO3(), AutomorphismGroup)``: the group of a centred conformer of ``mol`` (the whole group).
 
-    ``mol``: RDKit Mol with explicit hydrogens. The automorphisms (graph symmetries, identity first) come from
-    :func:`symviz.data.molgraph.automorphisms`; above ``max_count`` a uniform subsample is used (documented
-    there; it is then not closed under composition).
+    ``mol``: RDKit Mol with explicit hydrogens. The automorphism factor samples uniformly from every graph
+    symmetry (heavy-atom automorphisms times hydrogen swaps, :func:`symviz.data.molgraph.automorphism_group`),
+    never from a fixed subset, so the Monte Carlo orbit target estimates Eq. (11) over the true group.
     """
-    from symviz.data.molgraph import automorphisms
+    from symviz.data.molgraph import automorphism_group
 
-    return Product(SO3(), Permutations(automorphisms(mol, max_count=max_count)))
+    return Product(SO3(), automorphism_group(mol))
 
 
 def cube_rotations(dtype=DTYPE) -> torch.Tensor:
@@ -106,8 +106,7 @@ class PreparedMolecule:
 
     ``ensemble`` (the input), ``mol`` (RDKit, all conformers), ``group`` (SO(3) x Aut), ``aligned``
     ``(K, n, 3)`` float64 tensor: every conformer superimposed on conformer 0 (heavy atoms, symmetry-aware)
-    and centred; ``smiles`` (canonical, no H); ``n_automorphisms``; ``capped`` (True if the automorphism list
-    is a subsample).
+    and centred; ``smiles`` (canonical, no H); ``n_automorphisms`` (the order of the whole automorphism group).
     """
 
     ensemble: object
@@ -116,7 +115,6 @@ class PreparedMolecule:
     aligned: torch.Tensor
     smiles: str
     n_automorphisms: int
-    capped: bool
     weights: np.ndarray = field(repr=False, default=None)
     energies: np.ndarray = field(repr=False, default=None)
 
@@ -125,24 +123,19 @@ class PreparedMolecule:
         return int(self.aligned.shape[0])
 
 
-def prepare_molecule(ensemble, max_automorphisms: int = 1024) -> PreparedMolecule:
+def prepare_molecule(ensemble) -> PreparedMolecule:
     """Automorphisms and aligned, centred conformers of one ``MoleculeEnsemble`` (or RDKit Mol).
 
-    Costs up to ~1 s for molecules with many methyl groups (automorphism enumeration); everything a slider
-    moves through is then an index into these arrays plus one orbit target (milliseconds).
+    Costs milliseconds to a second (conformer alignment, heavy-atom automorphisms); everything a slider moves
+    through is then an index into these arrays plus one orbit target (milliseconds).
     """
-    import warnings
-
     from rdkit import Chem
 
     from symviz.viz.molview import aligned_coordinates, as_mol
 
     mol = as_mol(ensemble)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        group = molecule_group(mol, max_count=max_automorphisms)
-    n_aut = int(group.factors[1].counts)
-    capped = n_aut >= max_automorphisms or any("enumerat" in str(w.message) for w in caught)
+    group = molecule_group(mol)
+    n_aut = group.factors[1].order
     ids = [c.GetId() for c in mol.GetConformers()]
     xyz = aligned_coordinates(mol, ids, reference=ids[0])
     aligned = center(torch.as_tensor(xyz, dtype=DTYPE))
@@ -150,7 +143,7 @@ def prepare_molecule(ensemble, max_automorphisms: int = 1024) -> PreparedMolecul
     w = np.asarray(getattr(ensemble, "weights", np.full(k, 1.0 / k)), dtype=np.float64)
     e = np.asarray(getattr(ensemble, "energies", np.full(k, np.nan)), dtype=np.float64)
     smiles = Chem.MolToSmiles(Chem.RemoveHs(Chem.Mol(mol)))
-    return PreparedMolecule(ensemble, mol, group, aligned, smiles, n_aut, capped, w, e)
+    return PreparedMolecule(ensemble, mol, group, aligned, smiles, n_aut, w, e)
 
 
 @dataclass
@@ -254,8 +247,9 @@ def conformer_frame(
 @dataclass
 class MoleculeBatch:
     """A padded batch: ``x0`` ``(B, n, 3)`` float64, centred over real atoms (padding rows are 0); ``mask``
-    ``(B, n)`` bool; ``perms`` ``(B, P, n)`` automorphisms padded with -1 rows; ``group`` =
-    ``Product(SO3(), Permutations(perms))``; ``n_atoms`` ``(B,)``; ``mols`` the RDKit molecules."""
+    ``(B, n)`` bool; ``perms`` ``(B, P, n)`` heavy-atom automorphism tables padded with -1 rows; ``group`` =
+    ``Product(SO3(), AutomorphismGroup(perms, classes))`` (the whole automorphism group of each molecule);
+    ``n_atoms`` ``(B,)``; ``mols`` the RDKit molecules."""
 
     x0: torch.Tensor
     mask: torch.Tensor
@@ -265,12 +259,12 @@ class MoleculeBatch:
     mols: list
 
 
-def molecule_batch(items: Sequence, conf: int = 0, max_automorphisms: int = 1024) -> MoleculeBatch:
+def molecule_batch(items: Sequence, conf: int = 0) -> MoleculeBatch:
     """Conformer ``conf`` of each molecule (``MoleculeEnsemble`` or RDKit Mol), padded, masked and centred.
 
-    Uses :func:`symviz.data.molgraph.collate_molecules` and :func:`~symviz.data.molgraph.pad_automorphisms`.
+    Uses :func:`symviz.data.molgraph.collate_molecules` and :func:`~symviz.data.molgraph.pad_automorphism_tables`.
     """
-    from symviz.data.molgraph import automorphisms, collate_molecules, mol_to_graph, pad_automorphisms
+    from symviz.data.molgraph import automorphism_tables, collate_molecules, mol_to_graph, pad_automorphism_tables
     from symviz.viz.molview import as_mol
 
     if not items:
@@ -286,6 +280,6 @@ def molecule_batch(items: Sequence, conf: int = 0, max_automorphisms: int = 1024
     batch = collate_molecules(graphs)
     mask = batch["mask"]
     x0 = center(batch["pos"].to(DTYPE), mask)
-    perms = pad_automorphisms([automorphisms(m, max_count=max_automorphisms) for m in mols], x0.shape[1])
-    group = Product(SO3(), Permutations(perms))
+    perms, classes = pad_automorphism_tables([automorphism_tables(m) for m in mols], x0.shape[1])
+    group = Product(SO3(), AutomorphismGroup(perms, classes))
     return MoleculeBatch(x0=x0, mask=mask, perms=perms, group=group, n_atoms=batch["n_atoms"], mols=mols)
