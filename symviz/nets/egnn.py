@@ -8,7 +8,8 @@ Layer ``l`` (all pairs i != j among real points):
 
 Distances use ``sqrt(d^2 + 1e-8)``: ``sqrt(d^2)`` on the diagonal gives NaN gradients even when masked
 (TOOLING.md §7). The output is re-centred over the real points, so the network maps centred clouds to centred
-clouds and is equivariant under rotations, reflections, translations and permutations.
+clouds and is equivariant under rotations, reflections, translations and permutations. A molecule with no real
+point (an all-padding row of a batch) gives zeros, not NaN.
 """
 
 from __future__ import annotations
@@ -20,6 +21,17 @@ from symviz.diffusion import center
 from symviz.nets.mlp import time_features
 
 __all__ = ["EGNN"]
+
+
+def center_real(y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """:func:`~symviz.diffusion.center` over the real points, and 0 (not NaN) for a cloud with no real point.
+
+    ``center`` divides by the number of real points, so an all-padding row of a batch would give 0 / 0 = NaN
+    in the forward pass and NaN gradients for every parameter; such a row is centred as if all its points
+    were real and then zeroed by the mask.
+    """
+    empty = ~mask.any(-1, keepdim=True)
+    return center(y, mask | empty) * mask.unsqueeze(-1).to(y.dtype)
 
 
 class EGNNLayer(nn.Module):
@@ -95,4 +107,4 @@ class EGNN(nn.Module):
         y = x
         for layer in self.layers:
             y, h = layer(y, h, pair, edge_attr.to(x.dtype) if edge_attr is not None else None)
-        return center(y, mask)
+        return center_real(y, mask)
