@@ -150,6 +150,11 @@ def _sample_device(device, generator, x_init) -> torch.device:
     return generator.device if generator is not None else torch.device("cpu")
 
 
+def _net_kwargs(mask, net_kwargs: dict) -> dict:
+    """What every network call gets: ``mask=`` for padded clouds, plus the caller's keyword arguments."""
+    return dict(net_kwargs) if mask is None else {"mask": mask, **net_kwargs}
+
+
 def _progress(it, progress: bool, desc: str):
     if not progress:
         return it
@@ -172,6 +177,8 @@ def ddim_sample(
     progress: bool = False,
     dtype=None,
     device=None,
+    callback=None,
+    **net_kwargs,
 ) -> torch.Tensor:
     """Deterministic DDIM (eta = 0) for an x0-predicting ``net(x_t, t) -> x0_hat``.
 
@@ -182,6 +189,10 @@ def ddim_sample(
         shape: ``(B, n, d)`` of the samples. steps: number of steps on ``linspace(1, 0, steps + 1)``,
             or give ``times`` (decreasing, in [0, 1]). x_init: start instead of the prior draw.
         device: where to sample (default: ``x_init``'s device, else the generator's, else the CPU).
+        mask: ``(B, n)`` real points of padded clouds: the prior is centred over them, and ``net`` gets
+            ``mask=mask``. net_kwargs: passed to every ``net`` call (e.g. ``node_attr=``, ``edge_attr=``).
+        progress: a tqdm bar over the steps. callback: called as ``callback(t, x_t, x0_hat)`` at every step
+            (before the update), e.g. to record the reverse trajectory.
         ``t`` is passed to ``net`` as a ``(B,)`` tensor on that device.
     """
     tg = _time_grid(steps, times)
@@ -191,9 +202,12 @@ def ddim_sample(
     x = _prior(shape, generator, dtype, device, mask, centered) if x_init is None else x_init.clone()
     b = x.shape[0]
     x0_hat = x
+    kw = _net_kwargs(mask, net_kwargs)
     for i in _progress(range(len(tg) - 1), progress, "DDIM"):
         t, s = tg[i].to(dtype), tg[i + 1].to(dtype)
-        x0_hat = net(x, t.expand(b))
+        x0_hat = net(x, t.expand(b), **kw)
+        if callback is not None:
+            callback(float(t), x, x0_hat)
         a_t, s_t = schedule.alpha_sigma(t)
         a_s, s_s = schedule.alpha_sigma(s)
         eps_hat = (x - a_t * x0_hat) / s_t.clamp_min(1e-12)
@@ -214,13 +228,15 @@ def ancestral_sample(
     progress: bool = False,
     dtype=None,
     device=None,
+    **net_kwargs,
 ) -> torch.Tensor:
     """Ancestral (DDPM) sampling from the Gaussian posterior ``q(x_s | x_t, x0 = net(x_t, t))``.
 
     With ``alpha_ts = alpha_t / alpha_s`` and ``sigma_ts^2 = sigma_t^2 - alpha_ts^2 sigma_s^2``:
     mean ``= (alpha_ts sigma_s^2 x_t + alpha_s sigma_ts^2 x0_hat) / sigma_t^2``,
     variance ``= sigma_ts^2 sigma_s^2 / sigma_t^2``. Returns ``x0_hat`` at the last step (t -> 0).
-    ``device``: where to sample (default: the generator's device, else the CPU).
+    ``device``: where to sample (default: the generator's device, else the CPU). ``mask`` and ``net_kwargs``
+    reach the network as in :func:`ddim_sample`.
     """
     tg = _time_grid(steps, times)
     dtype = dtype or torch.get_default_dtype()
@@ -229,9 +245,10 @@ def ancestral_sample(
     x = _prior(shape, generator, dtype, device, mask, centered)
     b = x.shape[0]
     x0_hat = x
+    kw = _net_kwargs(mask, net_kwargs)
     for i in _progress(range(len(tg) - 1), progress, "ancestral"):
         t, s = tg[i].to(dtype), tg[i + 1].to(dtype)
-        x0_hat = net(x, t.expand(b))
+        x0_hat = net(x, t.expand(b), **kw)
         a_t, s_t = schedule.alpha_sigma(t)
         a_s, s_s = schedule.alpha_sigma(s)
         if s == 0:
