@@ -1,8 +1,8 @@
-"""Orbit target on a padded batch of molecules with Product(SO3(), Permutations(automorphisms)).
+"""Orbit target on a padded batch of molecules with Product(SO3(), AutomorphismGroup) (the whole group).
 
-Checks (fixed candidate elements, so the checks are exact): equivariance under a global rotation (candidates
-conjugated by it), equivariance under a graph automorphism of each molecule (candidates conjugated by it), and
-agreement of the padded batch with each molecule computed on its own.
+Checks (fixed candidate elements drawn once from the group, so the checks are exact): equivariance under a
+global rotation (candidates conjugated by it), equivariance under a graph automorphism of each molecule
+(candidates conjugated by it), and agreement of the padded batch with each molecule computed on its own.
 """
 
 import pytest
@@ -11,7 +11,14 @@ from rdkit import Chem
 from rdkit.Chem import AllChem
 
 import symviz as sv
-from symviz.data.molgraph import automorphisms, collate_molecules, mol_to_graph, pad_automorphisms
+from symviz.data.molgraph import (
+    automorphism_tables,
+    automorphisms,
+    collate_molecules,
+    mol_to_graph,
+    pad_automorphism_tables,
+    pad_automorphisms,
+)
 
 torch.set_num_threads(1)
 SMILES = ["CC(C)O", "C=O", "CC"]  # 12, 4 and 8 atoms with H
@@ -30,18 +37,16 @@ def _batch():
     x0 = batch["pos"].double()
     com = (x0 * mask[..., None]).sum(1, keepdim=True) / mask.sum(1)[:, None, None]
     x0 = (x0 - com) * mask[..., None]
-    perms = [automorphisms(m) for m in mols]
+    perms = [automorphisms(m, max_count=10**6) for m in mols]  # brute force (RDKit self-matching with H)
     return mols, x0, mask, perms
 
 
-def _elements(perms_padded, gen):
-    b, _, n = perms_padded.shape
-    counts = (perms_padded >= 0).all(-1).sum(-1)
+def _elements(aut, b, gen):
+    """K candidates per molecule from the whole group, identity in slot 0 (as orbit_target draws them)."""
     rots = sv.groups.SO3().sample(b * K, generator=gen, dtype=torch.float64).reshape(b, K, 3, 3)
     rots[:, 0] = torch.eye(3, dtype=torch.float64)
-    idx = (torch.rand(b, K, generator=gen) * counts[:, None]).long()
-    idx[:, 0] = 0  # identity first
-    ps = torch.gather(perms_padded, 1, idx[..., None].expand(b, K, n))
+    ps = aut.sample_per_cloud((b,), K, generator=gen)
+    ps[:, 0] = torch.arange(ps.shape[-1])
     return rots, ps
 
 
@@ -58,18 +63,26 @@ def _target(x0, xt, alpha, sigma, group, elements, mask):
 def setup():
     gen = torch.Generator().manual_seed(7)
     mols, x0, mask, perms = _batch()
-    padded = pad_automorphisms(perms, x0.shape[1])
-    group = sv.groups.Product(sv.groups.SO3(), sv.groups.Permutations(padded))
-    elements = _elements(padded, gen)
+    padded = pad_automorphisms(perms, x0.shape[1])  # the brute-force groups, padded (reference)
+    aut = sv.groups.AutomorphismGroup(*pad_automorphism_tables([automorphism_tables(m) for m in mols], x0.shape[1]))
+    group = sv.groups.Product(sv.groups.SO3(), aut)
+    elements = _elements(aut, len(mols), gen)
     xt, a, s = _noisy(x0, mask, gen)
-    return dict(gen=gen, x0=x0, mask=mask, perms=perms, padded=padded, group=group, el=elements, xt=xt, a=a, s=s)
+    return dict(
+        mols=mols, gen=gen, x0=x0, mask=mask, perms=perms, padded=padded, group=group, el=elements, xt=xt, a=a, s=s
+    )
 
 
 def test_padded_permutations_are_valid(setup):
-    padded, perms = setup["padded"], setup["perms"]
+    padded, perms, aut = setup["padded"], setup["perms"], setup["group"].factors[1]
     assert padded.shape == (3, max(p.shape[0] for p in perms), 12)
     assert [int((padded[b] >= 0).all(-1).sum()) for b in range(3)] == [p.shape[0] for p in perms]
-    assert setup["group"].factors[1].is_closed()
+    assert sv.groups.Permutations(padded).is_closed()
+    assert aut.orders.tolist() == [float(p.shape[0]) for p in perms] == [72.0, 2.0, 72.0]
+    _, ps = setup["el"]  # sampled candidates: automorphisms of their own molecule, padding atoms fixed
+    for b in range(3):
+        valid = {tuple(r) for r in padded[b].tolist() if r[0] >= 0}
+        assert {tuple(r) for r in ps[b].tolist()} <= valid
 
 
 def test_rotation_equivariance(setup):
@@ -87,10 +100,11 @@ def test_automorphism_equivariance(setup):
     x0, xt, mask, group, padded = setup["x0"], setup["xt"], setup["mask"], setup["group"], setup["padded"]
     rots, ps = setup["el"]
     target = _target(x0, xt, setup["a"], setup["s"], group, (rots, ps), mask)
-    # one non-trivial automorphism per molecule (padding atoms fixed)
+    # one non-trivial automorphism per molecule (padding atoms fixed), from the brute-force tables
     sigma = padded[:, -1].clone()
     for b in range(3):
         sigma[b] = padded[b, int((padded[b] >= 0).all(-1).sum()) - 1]
+    assert all(not torch.equal(sigma[b], torch.arange(12)) for b in range(3))
     assert not (sigma == torch.arange(x0.shape[1])).all()
     gather = lambda x, p: torch.gather(x, 1, p[..., None].expand_as(x))  # noqa: E731  act(p, x)[i] = x[p[i]]
     sig_inv = torch.argsort(sigma, dim=-1)
@@ -110,7 +124,7 @@ def test_padded_batch_matches_single_molecules(setup):
     batch_target = _target(x0, xt, setup["a"], setup["s"], setup["group"], (rots, ps), mask)
     for b, p in enumerate(perms):
         n = p.shape[1]
-        g1 = sv.groups.Product(sv.groups.SO3(), sv.groups.Permutations(p))
+        g1 = sv.groups.Product(sv.groups.SO3(), sv.groups.AutomorphismGroup(*automorphism_tables(setup["mols"][b])))
         single = _target(x0[b, :n], xt[b, :n], setup["a"], setup["s"], g1, (rots[b], ps[b, :, :n]), None)
         torch.testing.assert_close(single, batch_target[b, :n], atol=1e-9, rtol=1e-9)
         # independent reference: softmax over ||xt - a g x0||^2 / (2 s^2)

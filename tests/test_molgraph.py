@@ -1,4 +1,5 @@
-"""Molecular graph tensors, padded batches, max-atoms errors and automorphisms (vs brute force)."""
+"""Molecular graph tensors, padded batches, max-atoms errors and automorphisms (old capped table and the
+factored tables of the whole group, vs brute force)."""
 
 import itertools
 
@@ -11,11 +12,15 @@ from rdkit.Chem import AllChem
 from symviz.data.molgraph import (
     ATOM_TYPES,
     atom_onehot,
+    automorphism_group,
+    automorphism_tables,
     automorphisms,
     check_max_atoms,
     collate_molecules,
     mol_to_graph,
+    pad_automorphism_tables,
 )
+from symviz.groups import AutomorphismGroup
 
 torch.set_num_threads(1)
 
@@ -124,3 +129,26 @@ def test_heavy_only_and_action():
     for p in perms[:5]:
         y = x[p]
         assert torch.allclose(torch.cdist(y, y)[g].sort().values, d, atol=1e-5)
+
+
+@pytest.mark.parametrize("smiles", ["C", "CC", "C=O", "O", "CO", "C#N"])
+def test_automorphism_group_matches_itertools_brute_force(smiles):
+    """The whole group from the factored tables equals every permutation that keeps elements and bonds."""
+    mol = molh(smiles)
+    g = automorphism_group(mol)
+    brute = brute_force_automorphisms(mol)
+    assert g.order == len(brute) and {tuple(p) for p in g.elements().tolist()} == brute
+
+
+def test_pad_automorphism_tables():
+    tables = [automorphism_tables(molh(s)) for s in ("CC", "O", "C=O")]  # 8, 3 and 4 atoms
+    base, classes = pad_automorphism_tables(tables, n_pad=9)
+    assert base.shape == (3, 2, 9) and classes.shape == (3, 9)
+    for i, (b, c) in enumerate(tables):
+        p, n = b.shape
+        assert torch.equal(base[i, :p, :n], b) and torch.equal(base[i, :p, n:], torch.arange(n, 9).expand(p, -1))
+        assert (base[i, p:] == -1).all()
+        assert torch.equal(classes[i, :n], c) and torch.equal(classes[i, n:], torch.arange(n, 9))
+    assert AutomorphismGroup(base, classes).orders.tolist() == [72.0, 2.0, 2.0]
+    with pytest.raises(ValueError, match="has 8 atoms"):
+        pad_automorphism_tables(tables, n_pad=5)

@@ -18,7 +18,7 @@ from rdkit.Chem import AllChem, rdMolAlign
 import symviz as sv
 from symviz import molecules as M
 from symviz.data.ensembles import MoleculeEnsemble
-from symviz.data.molgraph import automorphisms
+from symviz.data.molgraph import automorphism_group, automorphisms, pad_automorphisms
 from symviz.viz import molview as mv
 
 torch.set_num_threads(1)
@@ -266,11 +266,14 @@ def test_exact_orbit_target_matches_numpy_brute_force(ens):
     x0 = pm.aligned[1]
     xt, _ = sv.diffusion.add_noise(x0, 0.6, sv.diffusion.VPSchedule(), generator=torch.Generator().manual_seed(2))
     a, s = (float(v) for v in sv.diffusion.VPSchedule().alpha_sigma(torch.tensor(0.6, dtype=torch.float64)))
-    perms = pm.group.factors[1].perms
-    els = M.product_elements(M.cube_rotations(), perms)
+    aut = pm.group.factors[1]
+    assert isinstance(aut, sv.groups.AutomorphismGroup)
+    els = M.product_elements(M.cube_rotations(), aut.elements())  # the whole group: 24 x 144 candidates
     ours = sv.orbit.orbit_target(x0, xt, a, s, pm.group, elements=els).target.numpy()
     X0, XT = x0.numpy(), xt.numpy()
-    cands = np.array([X0[p] @ R.T for R in M.cube_rotations().numpy() for p in perms.numpy()])
+    perms = automorphisms(pm.mol, max_count=10**6).numpy()  # independent: RDKit self-matches with hydrogens
+    assert len(perms) == aut.order == 144
+    cands = np.array([X0[p] @ R.T for R in M.cube_rotations().numpy() for p in perms])
     logits = -((XT[None] - a * cands) ** 2).sum((-1, -2)) / (2 * s**2)
     w = np.exp(logits - logits.max())
     w /= w.sum()
@@ -287,7 +290,10 @@ def test_padded_batch_target_is_exactly_equivariant():
     gen = torch.Generator().manual_seed(5)
     eps = sv.diffusion.center(torch.randn(batch.x0.shape, generator=gen, dtype=torch.float64), batch.mask)
     xt = 0.7 * batch.x0 + 0.714 * eps
-    els = M.product_elements(M.cube_rotations(), batch.perms)
+    assert isinstance(batch.group.factors[1], sv.groups.AutomorphismGroup)
+    whole = [automorphism_group(m) for m in batch.mols]  # the whole groups: 72, 2 and 24 elements
+    assert batch.group.factors[1].orders.tolist() == [72.0, 2.0, 24.0] == [float(g.order) for g in whole]
+    els = M.product_elements(M.cube_rotations(), pad_automorphisms([g.elements() for g in whole], 12))
 
     def phi(pair):
         return sv.orbit.orbit_target(pair[0], pair[1], 0.7, 0.714, batch.group, mask=batch.mask, elements=els).target
@@ -306,8 +312,12 @@ def test_padded_batch_target_is_exactly_equivariant():
 
 def test_conformer_frame_limits_and_invariants(ens):
     pm = M.prepare_molecule(ens)
-    assert pm.n_confs == ens.n_confs and pm.n_automorphisms == pm.group.factors[1].perms.shape[0]
-    assert pm.group.factors[1].is_closed() and not pm.capped
+    aut = pm.group.factors[1]
+    assert isinstance(aut, sv.groups.AutomorphismGroup) and not hasattr(pm, "capped")
+    assert pm.n_confs == ens.n_confs and pm.n_automorphisms == aut.order == 144  # 2 * 3! * 3! * 2! (isovaleric)
+    brute = {tuple(p) for p in automorphisms(pm.mol, max_count=10**6).tolist()}
+    assert {tuple(p) for p in aut.elements().tolist()} == brute  # the whole group, no cap
+    assert M.conformer_frame(pm, conf=0, t=0.5, K=8).n_automorphisms == 144
     for conf in range(ens.n_confs):
         fr = M.conformer_frame(pm, conf=conf, t=0.0, K=32)
         np.testing.assert_allclose(fr.xt, fr.x0, atol=1e-12)

@@ -84,6 +84,16 @@ class AutomorphismGroup(Permutations):
                 "of a heavy atom onto the hydrogens of its image); build the tables with "
                 "symviz.data.molgraph.automorphism_group"
             )
+        # Two base rows that differ only by swaps inside classes would count (and sample) those elements twice:
+        # base[s][tau] and base[s'][tau'] coincide iff classes[base[s]] == classes[base[s']].
+        flat_moved = moved.reshape(-1, *moved.shape[-2:])
+        for row_classes, c in zip(flat_moved, self.counts.reshape(-1)):
+            if torch.unique(row_classes[: int(c)], dim=0).shape[0] != int(c):
+                raise ValueError(
+                    "base: two rows differ only by permutations inside swap classes (e.g. the full automorphism "
+                    "table was passed as base); pass one row per heavy-atom automorphism, as "
+                    "symviz.data.molgraph.automorphism_tables does"
+                )
 
     def _with(self, perms, counts, classes=None):
         g = super()._with(perms, counts)
@@ -102,9 +112,12 @@ class AutomorphismGroup(Permutations):
 
     def class_sizes_factorial(self) -> torch.Tensor:
         """``prod_c |c|!`` over the swap classes, ``()`` or ``(B,)`` (as float64; exact up to 2^53)."""
-        onehot = self.classes.unsqueeze(-1) == torch.arange(self.num_points, device=self.classes.device)
-        sizes = onehot.sum(-2).to(torch.float64)  # (..., n) class sizes by label
-        return torch.exp(torch.lgamma(sizes + 1).sum(-1)).round()
+        # Labels are arbitrary integers (not necessarily < n): size each class by label equality, counted once
+        # at its first member.
+        same = self.classes.unsqueeze(-1) == self.classes.unsqueeze(-2)  # (..., n, n)
+        sizes = same.sum(-1).to(torch.float64)  # (..., n) size of each atom's class
+        first = ~torch.tril(same, diagonal=-1).any(-1)  # no earlier atom with the same label
+        return torch.exp(torch.where(first, torch.lgamma(sizes + 1), 0.0).sum(-1)).round()
 
     @property
     def order(self) -> int:
