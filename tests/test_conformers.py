@@ -1,0 +1,172 @@
+"""Conformers from trained models (symviz.conformers, qm9_eval): sampling, chirality, graphs, generate, errors."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from rdkit import Chem
+
+from symviz import conformers as C
+from symviz.diffusion import VPSchedule, ddim_sample
+from symviz.experiments import qm9_eval, qm9_train
+
+ALANINE = "C[C@H](N)C(=O)O"
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory):
+    """A 3-step EGNN checkpoint from the training command (the pipeline, not the quality, is under test)."""
+    out = tmp_path_factory.mktemp("ckpt") / "tiny.pt"
+    args = ["--steps", "3", "--hidden", "16", "--layers", "2", "--max-molecules", "4", "--threads", "1"]
+    qm9_train.main([*args, "--out", str(out)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_ckpt):
+    return C.load_model(str(tiny_ckpt))[0]
+
+
+def test_samplers_pass_mask_and_keyword_arguments():
+    seen = []
+
+    def net(x, t, mask=None, node_attr=None):
+        seen.append((mask, node_attr))
+        return torch.zeros_like(x)
+
+    mask = torch.tensor([[True, True, False]])
+    feats = torch.ones(1, 3, 2)
+    ddim_sample(net, (1, 3, 3), VPSchedule(), steps=3, mask=mask, node_attr=feats)
+    assert len(seen) == 3 and all(m is mask and f is feats for m, f in seen)
+
+
+def test_sampling_is_seeded_and_independent_of_batching(tiny):
+    mols = [C.prepare_mol("CCO"), C.prepare_mol("CC(O)C=O"), C.prepare_mol("C1CC1")]
+    a = C.sample_conformers(tiny, mols, [3, 2, 1], steps=4, seed=7, batch_size=2)
+    b = C.sample_conformers(tiny, mols, [3, 2, 1], steps=4, seed=7, batch_size=64)
+    c = C.sample_conformers(tiny, mols, [3, 2, 1], steps=4, seed=8)
+    assert [x.shape for x in a] == [(3, 9, 3), (2, 11, 3), (1, 9, 3)]
+    for x, y in zip(a, b):
+        np.testing.assert_allclose(x, y, atol=1e-5)
+    assert not np.allclose(a[0], c[0])
+    for x in a:  # centred clouds
+        np.testing.assert_allclose(x.mean(1), 0, atol=1e-5)
+
+
+def test_reverse_trajectory_ends_at_the_sampled_conformer(tiny):
+    mol = C.prepare_mol("CC(O)C=O")
+    times, xt, x0 = C.reverse_trajectory(tiny, mol, steps=5, seed=3)
+    assert times[0] == 1.0 and np.all(np.diff(times) < 0) and xt.shape == x0.shape == (5, 11, 3)
+    sampled = C.sample_conformers(tiny, [mol], [1], steps=5, seed=3)[0][0]
+    np.testing.assert_allclose(x0[-1], sampled, atol=1e-6)
+
+
+def _embedded(smiles, seed=3):
+    from rdkit.Chem import AllChem
+
+    mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+    AllChem.EmbedMolecule(mol, randomSeed=seed)
+    return mol, mol.GetConformer().GetPositions()[None]
+
+
+def test_chirality_fix_reflects_mirror_images_only():
+    mol, x = _embedded(ALANINE)
+    fixed, rep, ok = C.fix_chirality(mol, np.concatenate([x, -x]))
+    assert rep.n_centres == 1 and rep.reflected == 1 and rep.wrong == 0 and ok.all()
+    np.testing.assert_allclose(fixed[1], x[0])  # the mirror image was reflected back
+    # Two centres, one inverted by hand (swap two substituents' positions): no reflection fixes it.
+    mol2, y = _embedded("C[C@H](O)[C@@H](N)C")
+    centres = sorted(C.stereo_centres(mol2))
+    assert len(centres) == 2
+    wrong = Chem.Mol(mol2)
+    Chem.FindMolChiralCenters(wrong)
+    a = wrong.GetAtomWithIdx(centres[0])
+    a.SetChiralTag(
+        Chem.ChiralType.CHI_TETRAHEDRAL_CW
+        if a.GetChiralTag() == Chem.ChiralType.CHI_TETRAHEDRAL_CCW
+        else Chem.ChiralType.CHI_TETRAHEDRAL_CCW
+    )
+    _, rep2, ok2 = C.fix_chirality(wrong, y)
+    assert rep2.reflected == 0 and rep2.wrong == 1 and not ok2.any()
+    # No stereocentre: nothing to do.
+    mol3, z = _embedded("CCO")
+    out, rep3, ok3 = C.fix_chirality(mol3, z)
+    assert rep3.n_centres == 0 and ok3.all() and np.array_equal(out, z)
+
+
+def test_bond_graph_check():
+    mol, x = _embedded("CC(=O)OC1CC1")
+    stretched = x.copy()
+    stretched[0, 0] += 5.0  # pull atom 0 far away: a bond breaks
+    assert C.bond_graph_ok(mol, np.concatenate([x, stretched, 0.5 * x])).tolist() == [True, False, False]
+
+
+def test_prepare_mol_errors_name_the_problem():
+    with pytest.raises(ValueError, match="could not parse"):
+        C.prepare_mol("C1CC(")
+    with pytest.raises(ValueError, match="unsupported element"):
+        C.prepare_mol("CCCl")
+    with pytest.raises(ValueError, match="charged"):
+        C.prepare_mol("C[NH3+]")
+    with pytest.raises(ValueError, match="radical"):
+        C.prepare_mol("C[CH2]")
+    with pytest.raises(ValueError, match="more than the 10"):
+        C.prepare_mol("CCCC", max_atoms=10)
+    with pytest.raises(ValueError, match="implicit hydrogens"):
+        C.prepare_mol(Chem.MolFromSmiles("CCO"))
+    with pytest.raises(ValueError, match="fragments"):
+        C.prepare_mol("CC.O")
+    with pytest.raises(TypeError, match="SMILES string"):
+        C.prepare_mol(42)
+
+
+def test_generate_keeps_atom_order_and_is_seeded(tiny_ckpt):
+    mol = Chem.AddHs(Chem.MolFromSmiles("OCC(C)=O"))
+    order = list(range(mol.GetNumAtoms()))[::-1]
+    mol = Chem.RenumberAtoms(mol, order)  # hydrogens first: an unusual order that must be kept
+    out = C.generate(mol, 3, seed=1, steps=4, model=str(tiny_ckpt))
+    assert out.GetNumConformers() == 3
+    assert [a.GetAtomicNum() for a in out.GetAtoms()] == [a.GetAtomicNum() for a in mol.GetAtoms()]
+    again = C.generate(mol, 3, seed=1, steps=4, model=str(tiny_ckpt))
+    np.testing.assert_array_equal(out.GetConformer(2).GetPositions(), again.GetConformer(2).GetPositions())
+    with pytest.raises(ValueError, match="num_confs"):
+        C.generate("CCO", 0, model=str(tiny_ckpt))
+    with pytest.raises(ValueError, match="unknown model"):
+        C.generate("CCO", 1, model="no-such-model")
+
+
+def test_checkpoint_sha256_is_checked(tiny_ckpt, tmp_path):
+    p = tmp_path / "m.pt"
+    p.write_bytes(tiny_ckpt.read_bytes())
+    p.with_suffix(".sha256").write_text("0" * 64 + "  m.pt\n")
+    with pytest.raises(ValueError, match="SHA-256"):
+        C.load_model(str(p))
+
+
+def test_shipped_model_generates_valid_conformers():
+    """The default checkpoint (package data): graph kept and stereo right on small molecules."""
+    net, meta = C.load_model("default")
+    assert C.checkpoint_path("default").stat().st_size <= 5 * 2**20
+    for key in ("command", "commit", "data_sha256", "wall_seconds", "hardware", "spec"):
+        assert key in meta
+    out = C.generate(ALANINE, 4, seed=0)
+    x = np.stack([c.GetPositions() for c in out.GetConformers()])
+    assert C.bond_graph_ok(out, x).mean() >= 0.5
+    _, rep, ok = C.fix_chirality(out, x)
+    assert ok.all()
+    first = C.generate(ALANINE, 2, seed=5)
+    second = C.generate(ALANINE, 2, seed=5)
+    np.testing.assert_array_equal(first.GetConformer(0).GetPositions(), second.GetConformer(0).GetPositions())
+
+
+def test_eval_command_end_to_end(tiny_ckpt, tmp_path):
+    out = tmp_path / "res"
+    args = ["--ckpt", str(tiny_ckpt), "--name", "tiny", "--max-molecules", "3", "--steps", "3", "--out", str(out)]
+    assert qm9_eval.main(args) == 0
+    res = json.loads(out.with_suffix(".json").read_text())["runs"]["tiny"]
+    assert res["n_molecules"] == 3 and 0.0 <= res["bond_graph_valid"] <= 1.0
+    for key in ("COV-R@0.1", "COV-R@0.25", "COV-R@0.5", "MAT-R", "COV-P@0.5", "MAT-P"):
+        assert key in res["with_fix"]["mean"] and key in res["with_fix"]["median"]
+    md = out.with_suffix(".md").read_text()
+    assert "| tiny |" in md and "ETKDGv3 raw" in md and "not GEOM" in md
