@@ -49,7 +49,7 @@ def run_one(net: str, mode: str, seed: int, steps: int, eval_steps: int, max_tes
     train_seconds = time.perf_counter() - t0
     model, meta = load_model(str(ckpt))
     test = load_offline_ensembles(split="test")[:max_test]
-    r = qm9_eval.evaluate(model, test, steps=eval_steps, seed=seed, progress=False)
+    r = qm9_eval.evaluate(model, test, steps=eval_steps, seed=seed, progress=False, raw=False)
     return {
         "net": net,
         "mode": mode,
@@ -113,7 +113,7 @@ def main(argv=None) -> int:
     p.add_argument("--proposal", choices=["haar", "aligned"], default="haar", help="rotation proposal of orbit runs")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--steps", type=int, default=1000)
-    p.add_argument("--eval-steps", type=int, default=50)
+    p.add_argument("--eval-steps", type=int, default=20, help="DDIM steps when sampling the test set")
     p.add_argument("--max-test", type=int, default=None, help="first N test molecules (default all 200)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("data/results/qm9_ablation"))
