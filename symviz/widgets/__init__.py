@@ -6,6 +6,7 @@
 - :class:`ForwardDiffusion` — the forward process on a 2D data set, t slider over precomputed frames (02)
 - :class:`GroupActionExplorer` — one group element acting on a 2D cloud, with its orbit (01)
 - :class:`LiveTrainingPlot` — a live loss curve, ``sv.train.fit(..., callback=plot)``
+- :class:`ReverseProcessViewer` — a conformer's reverse process on a t slider in 3D, pure JS (09)
 
 Every view has ``.update(**params)`` (what its controls call), ``.widget`` (the box to display; the view
 displays itself too), ``.fig`` (the FigureWidget) and ``.readout`` (an HTML with CSS class
@@ -16,6 +17,7 @@ from symviz.widgets.actions import GroupActionExplorer
 from symviz.widgets.conformers import ConformerViewer
 from symviz.widgets.diffusion import ForwardDiffusion
 from symviz.widgets.orbit import OrbitExplorer, TargetField
+from symviz.widgets.reverse import ReverseProcessViewer
 from symviz.widgets.training import LiveTrainingPlot
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "GroupActionExplorer",
     "LiveTrainingPlot",
     "ConformerViewer",
+    "ReverseProcessViewer",
 ]
