@@ -1,0 +1,240 @@
+"""Aligned proposals for the SO(3) orbit target: candidates drawn where the posterior over rotations lives.
+
+The orbit target (Eq. 11 of Tong et al. 2025, arXiv 2502.09890) is a posterior mean over group elements,
+``pi(g) ∝ L(g) = q_t(x_t | g.x0)`` with respect to Haar measure. With K uniform Haar candidates almost all
+of them get zero weight once sigma_t is small (ESS ~ 1-3 at K = 64 for a 20-point cloud). Section 3.4 of the
+paper allows any proposal ``nu`` with the importance weights ``q_t(x_t | g.x0) / nu(g)``; this module builds
+one for ``SO(3)`` and ``SO(3) x H`` (``H`` a finite group acting on the points, e.g. graph automorphisms,
+elements ``(R, h)``, action ``R (h.x0)``).
+
+**The proposal** (per cloud, per candidate). Draw ``h`` from ``H`` (uniformly, or with ``permutations=
+"scored"`` in proportion to its marginal posterior mass ``Z_h``), then ``R`` from the matrix Fisher
+distribution ``MF(F_h)``, ``F_h = (alpha / sigma^2) sum_i x_t,i (h.x0)_i^T`` (masked points excluded): its mode
+is the Kabsch rotation aligning ``h.x0`` to ``x_t`` (SVD with the determinant fix) and, for ``R = R* exp(w^)``,
+its log density is ``-1/2 w^T (alpha/sigma^2)(tr S - S) w + O(|w|^3)`` with ``S = R*^T M`` — the Laplace
+approximation of the rotation posterior, with the exact (non-Gaussian) shape. In fact ``MF(F_h)`` *is* the
+exact conditional posterior of ``R`` given ``h`` for the Gaussian kernel, and its normaliser is known as a
+one-dimensional integral (:mod:`symviz.fisher`), so the density is exact and needs no spread cap. With the
+defensive weight ``beta`` (default 0.1) the candidate comes instead from Haar x uniform, so that
+
+    nu(R, h) = beta + (1 - beta) pi_H(h) MF(R; F_h)         (density w.r.t. normalised Haar x uniform on H)
+
+with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| Z_h / sum_h' Z_h'`` for scored draws
+(``log Z_h = log c(F_h)``, the matrix Fisher normaliser). ``nu >= beta > 0`` everywhere. At ``alpha = 0``,
+``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration`` (largest singular value of
+``F``); the cap changes the proposal, not the exactness, because the same ``F`` is used to sample and to
+evaluate ``nu``.
+
+**Weights.** ``l_k = -||x_t - alpha g_k.x0||^2 / (2 sigma^2) - log nu(g_k)``, softmax over k (log space;
+slot 0 is the generating element, identity, and also gets its ``-log nu``).
+
+**Why it stays exactly unbiased** (the importance-resampling argument of Eq. 11's estimator). Fix ``x_t`` and
+an orbit representative ``y``; let ``x0 = g* y`` with ``g*`` the generating element, write the candidates in
+absolute form ``a_k = g_k g*`` (so ``g_k.x0 = a_k.y``). (i) Kabsch-aligned Fisher draws are equivariant: for
+``x0 = R' y`` the cross-covariance is ``M_y R'^T``, so ``F`` becomes ``F_y R'^T`` and ``R ~ MF(F_y R'^T)``
+iff ``R R' ~ MF(F_y)``; a uniform (or score-proportional, since ``Z`` is unchanged) draw of ``h`` composed with
+``h*`` is again uniform (score-proportional). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does
+not depend on ``g*``, and ``nu_x0(g_k) = nu_y(a_k)``. (ii) The ``a_2 .. a_K`` are drawn independently of
+``a_1 = g*``. (iii) When the data are augmented (``g*`` Haar), ``a_1 = g*`` is distributed as the posterior
+``L(a) / Z`` given ``(x_t, y)``. The joint density of ``(a_1 .. a_K)`` is then
+``(L(a_1)/Z) prod_{k>=2} nu(a_k) = (w_1 / Z) prod_k nu(a_k)`` with ``w_k = L(a_k)/nu(a_k)``; the estimator
+``T = sum_k w_k a_k.y / sum_k w_k`` is symmetric in the K slots, so averaging the special slot over k turns
+``w_1`` into ``(1/K) sum_k w_k``, which cancels the denominator: ``E[T] = (1/(K Z)) sum_k int L(a) a.y da
+= phi*``. Exactly unbiased for every K, like uniform Haar with identity inclusion.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from symviz import fisher
+from symviz.groups import SO3, Group, Product
+
+__all__ = ["PROPOSALS", "AlignedProposal", "resolve_proposal"]
+
+PROPOSALS = ("haar", "aligned", "aligned-scored")
+
+
+def _finite_factor(group: Group) -> Group | None:
+    """None for ``SO3()``; the finite factor ``H`` for ``Product(SO3(), H)``; ValueError otherwise."""
+    if isinstance(group, SO3):
+        return None
+    if isinstance(group, Product) and isinstance(group.factors[0], SO3) and group.factors[1].is_finite:
+        return group.factors[1]
+    raise ValueError(
+        f"proposal='aligned' needs group SO3() or Product(SO3(), H) with H finite (e.g. Permutations of the "
+        f"atoms); got {group!r}. Use proposal='haar' for other groups"
+    )
+
+
+def _gather(table: torch.Tensor, idx: torch.Tensor, elem_ndim: int) -> torch.Tensor:
+    """Rows ``idx (..., k)`` of a finite group's element table ``(..., P, *elem)`` (leading dims broadcast)."""
+    elem = table.shape[table.dim() - elem_ndim :]
+    p = table.shape[table.dim() - elem_ndim - 1]
+    flat = table.expand(*idx.shape[:-1], p, *elem).reshape(*idx.shape[:-1], p, -1)
+    out = torch.gather(flat, -2, idx[..., None].expand(*idx.shape, flat.shape[-1]))
+    return out.reshape(*idx.shape, *elem)
+
+
+class AlignedProposal:
+    """Matrix-Fisher proposal centred on the Kabsch alignment, mixed with Haar (see the module docstring).
+
+    Args:
+        defensive: ``beta`` in [0.1, 1] (default 0.1), weight of the Haar x uniform component.
+        permutations: ``"uniform"`` (default: the finite factor drawn uniformly, one Fisher rotation per
+            drawn element) or ``"scored"`` (drawn in proportion to its posterior mass ``Z_h``, which evaluates
+            a Fisher normaliser for every element of ``H``: cost O(|H|) per cloud).
+        max_concentration: cap on the largest singular value of ``F`` (default 1e12).
+    """
+
+    def __init__(self, defensive: float = 0.1, permutations: str = "uniform", max_concentration: float = 1e12):
+        if not (isinstance(defensive, (int, float)) and 0.1 <= defensive <= 1):
+            raise ValueError(
+                f"defensive (the Haar weight beta) must lie in [0.1, 1] so that weights stay below L / beta; "
+                f"got {defensive!r}"
+            )
+        if permutations not in ("uniform", "scored"):
+            raise ValueError(f"permutations must be 'uniform' or 'scored'; got {permutations!r}")
+        if not (isinstance(max_concentration, (int, float)) and 0 < max_concentration < math.inf):
+            raise ValueError(f"max_concentration must be a positive finite number; got {max_concentration!r}")
+        self.defensive, self.permutations, self.max_concentration = float(defensive), permutations, max_concentration
+
+    def check_group(self, group: Group) -> None:
+        """Raise ValueError unless ``group`` is ``SO3()`` or ``Product(SO3(), H)`` with ``H`` finite."""
+        _finite_factor(group)
+
+    # -- the Fisher parameters ------------------------------------------------------------------
+    def _svd(self, xt, y, alpha, sigma, mask):
+        """Proper SVD of ``F = kappa M``, ``M = sum_i x_t,i y_i^T`` (float64), ``kappa = alpha / sigma^2`` capped.
+
+        ``xt (..., n, 3)``, ``y (..., k, n, 3)``, ``alpha, sigma (...)``, ``mask (..., n)`` -> each ``(..., k, ...)``.
+        """
+        xt = xt.to(torch.float64)
+        if mask is not None:
+            xt = xt * mask.unsqueeze(-1).to(xt.dtype)
+        m = torch.einsum("...ip,...kiq->...kpq", xt, y.to(torch.float64))
+        u, s, v = fisher.proper_svd(m)
+        a, s2 = alpha.to(torch.float64), sigma.to(torch.float64) ** 2
+        kappa = torch.where(a > 0, a / s2.clamp_min(1e-300), torch.zeros_like(a)).unsqueeze(-1)  # (..., 1)
+        top = kappa * s[..., 0]
+        kappa = torch.where(top > self.max_concentration, self.max_concentration / top.clamp_min(1e-300), 1) * kappa
+        return u, s * kappa.unsqueeze(-1), v
+
+    def _table(self, h_group, x0, xt, alpha, sigma, mask):
+        """For scored draws: ``(table, valid, prob, log_const)`` over the elements of ``H``; ``prob (..., P)`` =
+        ``Z_h / sum_H Z`` (0 on padding rows), ``log_const (...)`` = ``log |H| - log sum_H Z``."""
+        table = h_group.elements(device=x0.device)
+        log_z = fisher.log_normalizer_sv(self._svd(xt, h_group.act(table, x0.unsqueeze(-3)), alpha, sigma, mask)[1])
+        valid = h_group.element_mask(table)
+        if valid is not None:
+            log_z = torch.where(valid, log_z, torch.full_like(log_z, -math.inf))
+            count = valid.sum(-1).to(torch.float64).expand(log_z.shape[:-1])
+        else:
+            count = torch.full(log_z.shape[:-1], float(log_z.shape[-1]), dtype=torch.float64, device=x0.device)
+        norm = torch.logsumexp(log_z, -1)
+        return table, valid, torch.exp(log_z - norm.unsqueeze(-1)), torch.log(count) - norm
+
+    def _log_nu(self, r, svd, tbl):
+        """``log nu = log(beta + (1 - beta) pi_H(h) MF(R; F_h))`` ``(..., K)``; ``pi_H = 1`` unless scored, then
+        ``log pi_H(h) = log |H| + log Z_h - log sum_H Z``."""
+        log_mf = fisher.log_prob(r, svd=svd)
+        if tbl is not None:
+            log_mf = log_mf + fisher.log_normalizer_sv(svd[1]) + tbl[3].unsqueeze(-1)
+        b = self.defensive
+        if b >= 1:
+            return torch.zeros_like(log_mf)
+        return torch.logaddexp(torch.full_like(log_mf, math.log(b)), math.log1p(-b) + log_mf)
+
+    # -- public ---------------------------------------------------------------------------------
+    def log_density(self, group: Group, elements, x0, xt, alpha, sigma, mask=None) -> torch.Tensor:
+        """``log nu(g_k)`` ``(..., K)`` (float64) of given elements w.r.t. normalised Haar (x uniform on H).
+
+        Args:
+            group: ``SO3()`` or ``Product(SO3(), H)``. elements: ``(..., K, 3, 3)`` or a tuple ``(R, h)``.
+            x0, xt: ``(..., n, 3)`` (same leading shape). alpha, sigma: ``(...)``. mask: ``(..., n)`` or None.
+        """
+        h_group = _finite_factor(group)
+        r, h = (elements, None) if h_group is None else elements
+        y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
+        tbl = None
+        if h is not None and self.permutations == "scored":
+            tbl = self._table(h_group, x0, xt, alpha, sigma, mask)
+        return self._log_nu(r, self._svd(xt, y, alpha, sigma, mask), tbl)
+
+    def sample(
+        self,
+        group: Group,
+        x0: torch.Tensor,
+        xt: torch.Tensor,
+        alpha: torch.Tensor,
+        sigma: torch.Tensor,
+        num_samples: int,
+        include_identity: bool = True,
+        generator: torch.Generator | None = None,
+        mask: torch.Tensor | None = None,
+    ):
+        """K candidates per cloud and their log proposal densities.
+
+        Args:
+            x0, xt: ``(..., n, 3)`` (same leading shape ``lead``). alpha, sigma: ``lead``. mask: ``(..., n)``.
+            num_samples: K, identity included in slot 0 when ``include_identity`` (default True).
+        Returns:
+            ``(elements, log_nu)``: elements ``(..., K, 3, 3)`` (``SO3``) or ``(R, h)`` (products), in x0's
+            dtype; ``log_nu`` ``(..., K)`` float64, ``log nu(g_k)`` including slot 0.
+        """
+        h_group = _finite_factor(group)
+        lead, dev, dt, nl = x0.shape[:-2], x0.device, x0.dtype, x0.dim() - 2
+        k0 = 1 if include_identity else 0
+        free = num_samples - k0
+        haar = torch.rand(*lead, free, generator=generator, dtype=torch.float64, device=dev) < self.defensive
+        h, tbl = None, None
+        if h_group is not None:
+            if self.permutations == "uniform":
+                h = h_group.sample_per_cloud(lead, free, generator=generator, dtype=dt, device=dev)
+            else:
+                tbl = self._table(h_group, x0, xt, alpha, sigma, mask)
+                table, valid, prob = tbl[:3]
+                unif = torch.ones_like(prob) if valid is None else valid.to(prob.dtype).expand_as(prob)
+                idx = torch.zeros(2, *lead, free, dtype=torch.long, device=dev)
+                if free > 0:
+                    flat = torch.cat([prob.reshape(-1, prob.shape[-1]), unif.reshape(-1, prob.shape[-1])])
+                    idx = torch.multinomial(flat, free, replacement=True, generator=generator).reshape(2, *lead, free)
+                h = _gather(table, torch.where(haar, idx[1], idx[0]), h_group.elem_ndim)
+            if include_identity:
+                h = h_group.cat([h_group.identity_per_cloud(lead, 1, dtype=dt, device=dev), h])
+        y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
+        svd = self._svd(xt, y, alpha, sigma, mask)  # (..., K or 1, ...)
+        drawn = tuple(
+            t.narrow(nl, k0, free) if h is not None else t.expand(*lead, free, *t.shape[nl + 1 :]) for t in svd
+        )
+        r = fisher.sample(svd=drawn, generator=generator)
+        r_haar = SO3().sample_per_cloud(lead, free, generator=generator, dtype=torch.float64, device=dev)
+        r = torch.where(haar[..., None, None], r_haar, r)
+        if include_identity:
+            r = torch.cat([torch.eye(3, dtype=torch.float64, device=dev).expand(*lead, 1, 3, 3), r], -3)
+        log_nu = self._log_nu(r, svd, tbl)
+        r = r.to(dt)
+        return (r if h is None else (r, h)), log_nu
+
+    def __repr__(self):
+        return f"AlignedProposal(defensive={self.defensive}, permutations={self.permutations!r})"
+
+
+def resolve_proposal(proposal, group: Group | None = None) -> AlignedProposal | None:
+    """``"haar"`` -> None (uniform Haar draws); ``"aligned"`` -> ``AlignedProposal()``; ``"aligned-scored"`` ->
+    ``AlignedProposal(permutations="scored")``; an :class:`AlignedProposal` passes through. Checks ``group``."""
+    if isinstance(proposal, AlignedProposal):
+        prop = proposal
+    elif proposal == "haar":
+        return None
+    elif proposal == "aligned":
+        prop = AlignedProposal()
+    elif proposal == "aligned-scored":
+        prop = AlignedProposal(permutations="scored")
+    else:
+        raise ValueError(f"proposal must be one of {PROPOSALS} or an AlignedProposal; got {proposal!r}")
+    if group is not None:
+        prop.check_group(group)
+    return prop
