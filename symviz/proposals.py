@@ -8,7 +8,8 @@ one for ``SO(3)`` and ``SO(3) x H`` (``H`` a finite group acting on the points, 
 elements ``(R, h)``, action ``R (h.x0)``).
 
 **The proposal** (per cloud, per candidate). Draw ``h`` from ``H`` (uniformly, or with ``permutations=
-"scored"`` in proportion to its marginal posterior mass ``Z_h``), then ``R`` from the matrix Fisher
+"scored"`` in proportion to a Laplace approximation of its marginal posterior mass ``Z_h = int L(R, h) dR``,
+a function of the Kabsch score), then ``R`` from the matrix Fisher
 distribution ``MF(F_h)``, ``F_h = (alpha / sigma^2) sum_i x_t,i (h.x0)_i^T`` (masked points excluded): its mode
 is the Kabsch rotation aligning ``h.x0`` to ``x_t`` (SVD with the determinant fix) and, for ``R = R* exp(w^)``,
 its log density is ``-1/2 w^T (alpha/sigma^2)(tr S - S) w + O(|w|^3)`` with ``S = R*^T M`` — the Laplace
@@ -19,8 +20,8 @@ defensive weight ``beta`` (default 0.1) the candidate comes instead from Haar x 
 
     nu(R, h) = beta + (1 - beta) pi_H(h) MF(R; F_h)         (density w.r.t. normalised Haar x uniform on H)
 
-with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| Z_h / sum_h' Z_h'`` for scored draws
-(``log Z_h = log c(F_h)``, the matrix Fisher normaliser). ``nu >= beta > 0`` everywhere. At ``alpha = 0``,
+with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| rho(h)`` for scored draws, ``rho`` the discrete
+proposal over the enumerated table (see ``AlignedProposal._table``). ``nu >= beta > 0`` everywhere. At ``alpha = 0``,
 ``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration`` (largest singular value of
 ``F``); the cap changes the proposal, not the exactness, because the same ``F`` is used to sample and to
 evaluate ``nu``.
@@ -33,7 +34,8 @@ an orbit representative ``y``; let ``x0 = g* y`` with ``g*`` the generating elem
 absolute form ``a_k = g_k g*`` (so ``g_k.x0 = a_k.y``). (i) Kabsch-aligned Fisher draws are equivariant: for
 ``x0 = R' y`` the cross-covariance is ``M_y R'^T``, so ``F`` becomes ``F_y R'^T`` and ``R ~ MF(F_y R'^T)``
 iff ``R R' ~ MF(F_y)``; a uniform (or score-proportional, since ``Z`` is unchanged) draw of ``h`` composed with
-``h*`` is again uniform (score-proportional). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does
+``h*`` is again uniform (score-proportional: the score depends on ``h`` only through the singular values of
+``F_h``). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does
 not depend on ``g*``, and ``nu_x0(g_k) = nu_y(a_k)``. (ii) The ``a_2 .. a_K`` are drawn independently of
 ``a_1 = g*``. (iii) When the data are augmented (``g*`` Haar), ``a_1 = g*`` is distributed as the posterior
 ``L(a) / Z`` given ``(x_t, y)``. The joint density of ``(a_1 .. a_K)`` is then
@@ -69,6 +71,22 @@ def _finite_factor(group: Group) -> Group | None:
     )
 
 
+def _proper_singular_values(m: torch.Tensor) -> torch.Tensor:
+    """``s1 >= s2 >= |s3|`` of ``m (..., 3, 3)``, ``s3`` signed by ``det m``: closed-form eigenvalues of the
+    symmetric ``m^T m`` (trigonometric solution of the cubic; cheaper than an SVD per table row)."""
+    a = m.transpose(-1, -2) @ m
+    q = a.diagonal(dim1=-2, dim2=-1).sum(-1) / 3
+    p1 = a[..., 0, 1] ** 2 + a[..., 0, 2] ** 2 + a[..., 1, 2] ** 2
+    p = torch.sqrt(((a.diagonal(dim1=-2, dim2=-1) - q[..., None]) ** 2).sum(-1) / 6 + p1 / 3)
+    b = (a - q[..., None, None] * torch.eye(3, dtype=a.dtype, device=a.device)) / p.clamp_min(1e-300)[..., None, None]
+    phi = torch.acos((torch.linalg.det(b) / 2).clamp(-1, 1)) / 3
+    e1 = q + 2 * p * torch.cos(phi)
+    e3 = q + 2 * p * torch.cos(phi + 2 * math.pi / 3)
+    e = torch.stack([e1, 3 * q - e1 - e3, e3], -1).clamp_min(0).sqrt()
+    sign = torch.where(torch.linalg.det(m) < 0, -1.0, 1.0).to(e.dtype)
+    return torch.cat([e[..., :2], e[..., 2:] * sign[..., None]], -1)
+
+
 def _gather(table: torch.Tensor, idx: torch.Tensor, elem_ndim: int) -> torch.Tensor:
     """Rows ``idx (..., k)`` of a finite group's element table ``(..., P, *elem)`` (leading dims broadcast)."""
     elem = table.shape[table.dim() - elem_ndim :]
@@ -84,8 +102,8 @@ class AlignedProposal:
     Args:
         defensive: ``beta`` in [0.1, 1] (default 0.1), weight of the Haar x uniform component.
         permutations: ``"uniform"`` (default: the finite factor drawn uniformly, one Fisher rotation per
-            drawn element) or ``"scored"`` (drawn in proportion to its posterior mass ``Z_h``, which evaluates
-            a Fisher normaliser for every element of ``H``: cost O(|H|) per cloud).
+            drawn element) or ``"scored"`` (drawn in proportion to a Laplace approximation of its posterior
+            mass, which scores every element of the table: cost O(|H| n) per cloud).
         max_concentration: cap on the largest singular value of ``F`` (default 1e12).
     """
 
@@ -106,42 +124,53 @@ class AlignedProposal:
         _finite_factor(group)
 
     # -- the Fisher parameters ------------------------------------------------------------------
-    def _svd(self, xt, y, alpha, sigma, mask):
-        """Proper SVD of ``F = kappa M``, ``M = sum_i x_t,i y_i^T`` (float64), ``kappa = alpha / sigma^2`` capped.
-
-        ``xt (..., n, 3)``, ``y (..., k, n, 3)``, ``alpha, sigma (...)``, ``mask (..., n)`` -> each ``(..., k, ...)``.
-        """
+    def _cross(self, xt, y, alpha, sigma, mask):
+        """``(M, kappa)``: ``M = sum_i x_t,i y_i^T`` ``(..., k, 3, 3)`` (float64) and ``kappa (..., 1)`` =
+        ``alpha / sigma^2`` (0 at alpha = 0). ``xt (..., n, 3)``, ``y (..., k, n, 3)``, ``mask (..., n)``."""
         xt = xt.to(torch.float64)
         if mask is not None:
             xt = xt * mask.unsqueeze(-1).to(xt.dtype)
         m = torch.einsum("...ip,...kiq->...kpq", xt, y.to(torch.float64))
-        u, s, v = fisher.proper_svd(m)
         a, s2 = alpha.to(torch.float64), sigma.to(torch.float64) ** 2
-        kappa = torch.where(a > 0, a / s2.clamp_min(1e-300), torch.zeros_like(a)).unsqueeze(-1)  # (..., 1)
-        top = kappa * s[..., 0]
-        kappa = torch.where(top > self.max_concentration, self.max_concentration / top.clamp_min(1e-300), 1) * kappa
-        return u, s * kappa.unsqueeze(-1), v
+        return m, torch.where(a > 0, a / s2.clamp_min(1e-300), torch.zeros_like(a)).unsqueeze(-1)
+
+    def _capped(self, kappa, s1):
+        """``kappa`` scaled down where ``kappa s1`` exceeds ``max_concentration``."""
+        top = kappa * s1
+        return torch.where(top > self.max_concentration, self.max_concentration / top.clamp_min(1e-300), 1) * kappa
+
+    def _svd(self, xt, y, alpha, sigma, mask):
+        """Proper SVD ``(U, s, V)`` of ``F = kappa M`` (capped), each ``(..., k, ...)``."""
+        m, kappa = self._cross(xt, y, alpha, sigma, mask)
+        u, s, v = fisher.proper_svd(m)
+        return u, s * self._capped(kappa, s[..., 0]).unsqueeze(-1), v
 
     def _table(self, h_group, x0, xt, alpha, sigma, mask):
-        """For scored draws: ``(table, valid, prob, log_const)`` over the elements of ``H``; ``prob (..., P)`` =
-        ``Z_h / sum_H Z`` (0 on padding rows), ``log_const (...)`` = ``log |H| - log sum_H Z``."""
+        """Scored draws: ``(table, valid, log_pi)``, ``log_pi (..., P)`` = ``log |H| + log rho(h)`` for every
+        element of ``H`` (-inf on padding rows), ``rho = softmax(score)``.
+
+        ``score_h = sum(s) - 1/2 sum_j log(1 + pi^(1/3) lam_j)`` from the proper singular values ``s`` of
+        ``F_h``: the log of a Laplace approximation of ``Z_h = int exp(tr(F_h^T R)) dR`` (exact at ``F = 0``
+        and as ``lam -> inf``, where ``c~ ~ (pi lam1 lam2 lam3)^(-1/2)``). Any score gives exact weights, as
+        long as the drawn elements' ``log_pi`` is read from this table (it is)."""
         table = h_group.elements(device=x0.device)
-        log_z = fisher.log_normalizer_sv(self._svd(xt, h_group.act(table, x0.unsqueeze(-3)), alpha, sigma, mask)[1])
+        m, kappa = self._cross(xt, h_group.act(table, x0.unsqueeze(-3)), alpha, sigma, mask)
+        s = _proper_singular_values(m)
+        s = s * self._capped(kappa, s[..., 0]).unsqueeze(-1)
+        score = s.sum(-1) - 0.5 * torch.log1p(math.pi ** (1 / 3) * fisher._lam(s)).sum(-1)
         valid = h_group.element_mask(table)
         if valid is not None:
-            log_z = torch.where(valid, log_z, torch.full_like(log_z, -math.inf))
-            count = valid.sum(-1).to(torch.float64).expand(log_z.shape[:-1])
+            score = torch.where(valid, score, torch.full_like(score, -math.inf))
+            count = valid.sum(-1).to(torch.float64).expand(score.shape[:-1])
         else:
-            count = torch.full(log_z.shape[:-1], float(log_z.shape[-1]), dtype=torch.float64, device=x0.device)
-        norm = torch.logsumexp(log_z, -1)
-        return table, valid, torch.exp(log_z - norm.unsqueeze(-1)), torch.log(count) - norm
+            count = torch.full(score.shape[:-1], float(score.shape[-1]), dtype=torch.float64, device=x0.device)
+        return table, valid, torch.log(count).unsqueeze(-1) + torch.log_softmax(score, -1)
 
-    def _log_nu(self, r, svd, tbl):
-        """``log nu = log(beta + (1 - beta) pi_H(h) MF(R; F_h))`` ``(..., K)``; ``pi_H = 1`` unless scored, then
-        ``log pi_H(h) = log |H| + log Z_h - log sum_H Z``."""
+    def _log_nu(self, r, svd, log_pi):
+        """``log nu = log(beta + (1 - beta) pi_H(h) MF(R; F_h))`` ``(..., K)`` (``log_pi`` None: ``pi_H = 1``)."""
         log_mf = fisher.log_prob(r, svd=svd)
-        if tbl is not None:
-            log_mf = log_mf + fisher.log_normalizer_sv(svd[1]) + tbl[3].unsqueeze(-1)
+        if log_pi is not None:
+            log_mf = log_mf + log_pi
         b = self.defensive
         if b >= 1:
             return torch.zeros_like(log_mf)
@@ -158,10 +187,16 @@ class AlignedProposal:
         h_group = _finite_factor(group)
         r, h = (elements, None) if h_group is None else elements
         y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
-        tbl = None
+        log_pi = None
         if h is not None and self.permutations == "scored":
-            tbl = self._table(h_group, x0, xt, alpha, sigma, mask)
-        return self._log_nu(r, self._svd(xt, y, alpha, sigma, mask), tbl)
+            table, _, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
+            flat_t = table.reshape(*table.shape[: table.dim() - h_group.elem_ndim], -1)
+            flat_h = h.reshape(*h.shape[: h.dim() - h_group.elem_ndim], -1)
+            eq = (flat_h.unsqueeze(-2) == flat_t.unsqueeze(-3)).all(-1)  # (..., k, P)
+            idx = eq.to(torch.int8).argmax(-1)
+            log_pi = torch.gather(log_pi_t.expand(*idx.shape[:-1], log_pi_t.shape[-1]), -1, idx)
+            log_pi = torch.where(eq.any(-1), log_pi, torch.full_like(log_pi, -math.inf))
+        return self._log_nu(r, self._svd(xt, y, alpha, sigma, mask), log_pi)
 
     def sample(
         self,
@@ -189,20 +224,24 @@ class AlignedProposal:
         k0 = 1 if include_identity else 0
         free = num_samples - k0
         haar = torch.rand(*lead, free, generator=generator, dtype=torch.float64, device=dev) < self.defensive
-        h, tbl = None, None
+        h, log_pi = None, None
         if h_group is not None:
             if self.permutations == "uniform":
                 h = h_group.sample_per_cloud(lead, free, generator=generator, dtype=dt, device=dev)
             else:
-                tbl = self._table(h_group, x0, xt, alpha, sigma, mask)
-                table, valid, prob = tbl[:3]
-                unif = torch.ones_like(prob) if valid is None else valid.to(prob.dtype).expand_as(prob)
+                table, valid, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
+                log_pi_t = log_pi_t.expand(*lead, log_pi_t.shape[-1])
+                unif = torch.ones_like(log_pi_t) if valid is None else valid.to(log_pi_t.dtype).expand_as(log_pi_t)
                 idx = torch.zeros(2, *lead, free, dtype=torch.long, device=dev)
                 if free > 0:
-                    flat = torch.cat([prob.reshape(-1, prob.shape[-1]), unif.reshape(-1, prob.shape[-1])])
+                    flat = torch.cat([log_pi_t.exp(), unif]).reshape(-1, log_pi_t.shape[-1])
                     idx = torch.multinomial(flat, free, replacement=True, generator=generator).reshape(2, *lead, free)
-                h = _gather(table, torch.where(haar, idx[1], idx[0]), h_group.elem_ndim)
-            if include_identity:
+                idx = torch.where(haar, idx[1], idx[0])
+                if include_identity:  # the identity is row 0 of a finite group's element table
+                    idx = torch.cat([torch.zeros(*lead, 1, dtype=torch.long, device=dev), idx], -1)
+                h = _gather(table, idx, h_group.elem_ndim)
+                log_pi = torch.gather(log_pi_t, -1, idx)
+            if include_identity and self.permutations == "uniform":
                 h = h_group.cat([h_group.identity_per_cloud(lead, 1, dtype=dt, device=dev), h])
         y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
         svd = self._svd(xt, y, alpha, sigma, mask)  # (..., K or 1, ...)
@@ -214,7 +253,7 @@ class AlignedProposal:
         r = torch.where(haar[..., None, None], r_haar, r)
         if include_identity:
             r = torch.cat([torch.eye(3, dtype=torch.float64, device=dev).expand(*lead, 1, 3, 3), r], -3)
-        log_nu = self._log_nu(r, svd, tbl)
+        log_nu = self._log_nu(r, svd, log_pi)
         r = r.to(dt)
         return (r if h is None else (r, h)), log_nu
 

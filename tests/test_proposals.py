@@ -416,6 +416,29 @@ def test_slot_zero_weight_includes_its_density(gen):
     assert torch.allclose(torch.log_softmax(res.logits, 0), expect, atol=1e-8)
 
 
+def test_scored_slot_weights_match_log_density(gen):
+    """Scored permutations: logits = log L - log nu with nu re-evaluated by log_density (table lookup)."""
+    x0 = _cloud(5, gen)
+    xt, a, s = _noisy(x0, 0.3, gen)
+    perms = torch.tensor([[0, 1, 2, 3, 4], [1, 0, 2, 3, 4], [0, 1, 3, 2, 4], [1, 0, 3, 2, 4]])
+    group = Product(SO3(), Permutations(perms))
+    prop = AlignedProposal(permutations="scored")
+    res = orbit_target(x0, xt, a, s, group, num_samples=16, generator=gen, proposal=prop)
+    al, sl = torch.tensor(a, dtype=F64), torch.tensor(s, dtype=F64)
+    ld = prop.log_density(group, res.elements, x0, xt, al, sl)
+    logl = -((xt - a * res.candidates) ** 2).sum((-1, -2)) / (2 * s**2)
+    assert torch.allclose(torch.log_softmax(res.logits, 0), torch.log_softmax(logl - ld, 0), atol=1e-8)
+
+
+def test_closed_form_singular_values(gen):
+    from symviz.proposals import _proper_singular_values
+
+    m = torch.randn(500, 3, 3, generator=gen, dtype=F64) * torch.logspace(-3, 3, 500, dtype=F64)[:, None, None]
+    m[:50, :, 2] = m[:50, :, 0]  # rank-deficient rows
+    _, s, _ = fisher.proper_svd(m)
+    assert ((_proper_singular_values(m) - s).abs() <= 1e-6 * s[..., :1]).all()
+
+
 def test_masks_ignore_padded_atoms(gen):
     """Padding with garbage in x_t changes nothing (same draws, same weights, zero target on padding)."""
     x0 = _cloud(5, gen)
