@@ -169,27 +169,35 @@ def log_prob(r: torch.Tensor, f: torch.Tensor | None = None, svd=None) -> torch.
 
 
 def _acg_b(lam: torch.Tensor) -> torch.Tensor:
-    """The envelope parameter: the root ``b`` in [1, 4] of ``sum_j 1 / (b + 2 lam_j) = 1`` (bisection)."""
-    lo = torch.ones(lam.shape[:-1], dtype=lam.dtype, device=lam.device)
-    hi = torch.full_like(lo, 4.0)
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        big = (1 / (mid.unsqueeze(-1) + 2 * lam)).sum(-1) > 1
-        lo, hi = torch.where(big, mid, lo), torch.where(big, hi, mid)
-    return (lo + hi) / 2
+    """The envelope parameter: the root ``b`` in [1, 4] of ``sum_j 1 / (b + 2 lam_j) = 1``.
+
+    Newton from ``b = 1``: the left side minus 1 is convex and decreasing with a non-negative value at 1 (the
+    ``lam_0 = 0`` term alone is 1), so the iterates increase monotonically to the root."""
+    b = torch.ones(lam.shape[:-1], dtype=lam.dtype, device=lam.device)
+    for _ in range(40):
+        r = 1 / (b.unsqueeze(-1) + 2 * lam)
+        step = (r.sum(-1) - 1) / r.pow(2).sum(-1)
+        b = b + step
+        if not b.numel() or float(step.max()) < 1e-12:
+            break
+    return b.clamp(1, 4)
 
 
-def sample_bingham(lam: torch.Tensor, generator: torch.Generator | None = None, batch: int = 4) -> torch.Tensor:
-    """One draw ``q (..., 4)`` on S^3 per ``lam (..., 4)`` from ``exp(-q^T diag(lam) q)`` (uniform at ``lam = 0``).
+def sample_bingham(lam: torch.Tensor, generator: torch.Generator | None = None, num: int | None = None) -> torch.Tensor:
+    """Draws ``q`` on S^3 from ``exp(-q^T diag(lam) q)`` (uniform at ``lam = 0``), ``lam (..., 4)``.
 
+    Returns ``(..., 4)`` (one draw per row), or ``(..., num, 4)`` with ``num`` i.i.d. draws per row.
     Rejection from the angular central Gaussian ``ACG(Omega)``, ``Omega = I + 2 diag(lam) / b``: propose
     ``y ~ N(0, Omega^-1)``, ``q = y / |y|``, accept with probability
     ``exp(-q^T lam q) (q^T Omega q)^2 exp((4 - b) / 2) (b / 4)^2`` (<= 1 for every ``q``).
     """
     lam = lam.to(torch.float64)
     shape, flat = lam.shape[:-1], lam.reshape(-1, 4)
-    n = flat.shape[0]
     b = _acg_b(flat)
+    if num is not None:
+        flat, b = flat.repeat_interleave(num, 0), b.repeat_interleave(num, 0)
+        shape = (*shape, num)
+    n, batch = flat.shape[0], 2  # acceptance >= ~45%: each round fills >= ~70% of the rows left
     scale = torch.rsqrt(1 + 2 * flat / b[:, None])  # sd of y
     log_m = (4 - b) / 2 + 2 * torch.log(b / 4)
     out = torch.zeros(n, 4, dtype=torch.float64, device=lam.device)
@@ -210,12 +218,16 @@ def sample_bingham(lam: torch.Tensor, generator: torch.Generator | None = None, 
     return out.reshape(*shape, 4)
 
 
-def sample(f: torch.Tensor | None = None, generator: torch.Generator | None = None, svd=None) -> torch.Tensor:
-    """One rotation ``R ~ MF(F)`` per parameter ``F (..., 3, 3)`` (or its ``svd=proper_svd(F)``):
+def sample(
+    f: torch.Tensor | None = None, generator: torch.Generator | None = None, svd=None, num: int | None = None
+) -> torch.Tensor:
+    """Rotations ``R ~ MF(F)`` for parameters ``F (..., 3, 3)`` (or their ``svd=proper_svd(F)``):
     ``R = U Q(q) V^T`` with ``q ~ Bingham(lam)``.
 
-    Returns ``(..., 3, 3)`` float64.
+    Returns ``(..., 3, 3)`` float64 (one per ``F``), or ``(..., num, 3, 3)`` with ``num`` draws per ``F``.
     """
     u, s, v = proper_svd(f.to(torch.float64)) if svd is None else svd
-    q = sample_bingham(_lam(s), generator)
+    q = sample_bingham(_lam(s), generator, num)
+    if num is not None:
+        u, v = u.unsqueeze(-3), v.unsqueeze(-3)
     return u @ _quaternion_to_matrix(q) @ v.transpose(-1, -2)

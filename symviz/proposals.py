@@ -245,10 +245,10 @@ class AlignedProposal:
                 h = h_group.cat([h_group.identity_per_cloud(lead, 1, dtype=dt, device=dev), h])
         y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
         svd = self._svd(xt, y, alpha, sigma, mask)  # (..., K or 1, ...)
-        drawn = tuple(
-            t.narrow(nl, k0, free) if h is not None else t.expand(*lead, free, *t.shape[nl + 1 :]) for t in svd
-        )
-        r = fisher.sample(svd=drawn, generator=generator)
+        if h is None:  # one Fisher parameter per cloud: draw ``free`` rotations from it
+            r = fisher.sample(svd=tuple(t.squeeze(nl) for t in svd), generator=generator, num=free)
+        else:
+            r = fisher.sample(svd=tuple(t.narrow(nl, k0, free) for t in svd), generator=generator)
         r_haar = SO3().sample_per_cloud(lead, free, generator=generator, dtype=torch.float64, device=dev)
         r = torch.where(haar[..., None, None], r_haar, r)
         if include_identity:
