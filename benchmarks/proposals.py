@@ -145,13 +145,14 @@ def _exact_target(y, xt, alpha, sigma, rule):
     return y @ ((p[:, None, None] * r).sum(0) / p.sum()).T
 
 
-def mse(n_xt: int = 48, repeats: int = 4) -> list[str]:
+def mse(n_xt: int = 64, repeats: int = 4) -> list[str]:
     start = time.perf_counter()
     sched = sv.diffusion.VPSchedule("cosine")
     y, rule, gen = _cloud(F64), _so3_rule(), torch.Generator().manual_seed(2)
     rows = [
-        "| t | sigma_t | MSE x0 (K=1) | MSE haar K=64 | MSE haar K=1024 | MSE aligned K=64 | goal | status |",
-        "|---|---|---|---|---|---|---|---|",
+        "| t | sigma_t | MSE x0 (K=1) | MSE haar K=64 | MSE haar K=1024 | MSE aligned K=64 | goal | status "
+        "| aligned / haar at K=64 |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for t in T_VALUES:
         a, s = (float(v) for v in sched.alpha_sigma(torch.tensor(t, dtype=F64)))
@@ -169,7 +170,7 @@ def mse(n_xt: int = 48, repeats: int = 4) -> list[str]:
         ok = mean["a64"] <= mean["h1024"]
         rows.append(
             f"| {t:.2f} | {s:.2f} | {mean['x0']:.3g} | {mean['h64']:.3g} | {mean['h1024']:.3g} | "
-            f"{mean['a64']:.3g} | aligned K=64 <= haar K=1024 | {_status(ok)} |"
+            f"{mean['a64']:.3g} | aligned K=64 <= haar K=1024 | {_status(ok)} | {mean['a64'] / mean['h64']:.3f} |"
         )
     return (
         _header(
@@ -179,6 +180,12 @@ def mse(n_xt: int = 48, repeats: int = 4) -> list[str]:
             start,
         )
         + rows
+        + [
+            "",
+            "Where it is MISSED (high noise) the posterior over rotations is broad, Haar is already a near-perfect "
+            "proposal (Haar ESS ~ K) and the MSE is about the posterior variance / ESS with ESS <= K: 64 candidates "
+            "cannot match 1024 from any proposal. At equal K the aligned target is never worse (last column).",
+        ]
     )
 
 
@@ -326,6 +333,13 @@ def molecules(n_conf: int = 64, noise_draws: int = 4, max_automorphisms: int = 1
         )
         + [note, ""]
         + rows
+        + [
+            "",
+            "`aligned` draws the automorphism uniformly and aligns the rotation to it: at low noise only the few "
+            "automorphisms consistent with x_t carry weight, so its ESS is about K x (their number) / |Aut| (median "
+            "|Aut| 48). `aligned-scored` draws the automorphism from a Laplace approximation of its posterior mass "
+            "over the enumerated table, which meets every goal.",
+        ]
     )
 
 

@@ -21,10 +21,10 @@ defensive weight ``beta`` (default 0.1) the candidate comes instead from Haar x 
     nu(R, h) = beta + (1 - beta) pi_H(h) MF(R; F_h)         (density w.r.t. normalised Haar x uniform on H)
 
 with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| rho(h)`` for scored draws, ``rho`` the discrete
-proposal over the enumerated table (see ``AlignedProposal._table``). ``nu >= beta > 0`` everywhere. At ``alpha = 0``,
-``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration`` (largest singular value of
-``F``); the cap changes the proposal, not the exactness, because the same ``F`` is used to sample and to
-evaluate ``nu``.
+proposal over the enumerated table (see ``AlignedProposal._table``). ``nu >= beta > 0`` everywhere.
+At ``alpha = 0``, ``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration``
+(largest singular value of ``F``); the cap changes the proposal, not the exactness, because the same ``F`` is
+used to sample and to evaluate ``nu``.
 
 **Weights.** ``l_k = -||x_t - alpha g_k.x0||^2 / (2 sigma^2) - log nu(g_k)``, softmax over k (log space;
 slot 0 is the generating element, identity, and also gets its ``-log nu``).
@@ -33,10 +33,10 @@ slot 0 is the generating element, identity, and also gets its ``-log nu``).
 an orbit representative ``y``; let ``x0 = g* y`` with ``g*`` the generating element, write the candidates in
 absolute form ``a_k = g_k g*`` (so ``g_k.x0 = a_k.y``). (i) Kabsch-aligned Fisher draws are equivariant: for
 ``x0 = R' y`` the cross-covariance is ``M_y R'^T``, so ``F`` becomes ``F_y R'^T`` and ``R ~ MF(F_y R'^T)``
-iff ``R R' ~ MF(F_y)``; a uniform (or score-proportional, since ``Z`` is unchanged) draw of ``h`` composed with
-``h*`` is again uniform (score-proportional: the score depends on ``h`` only through the singular values of
-``F_h``). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does
-not depend on ``g*``, and ``nu_x0(g_k) = nu_y(a_k)``. (ii) The ``a_2 .. a_K`` are drawn independently of
+iff ``R R' ~ MF(F_y)``; a uniform draw of ``h`` composed with ``h*`` is again uniform, and a scored one is
+again score-proportional (the score depends on ``h`` only through the singular values of ``F_h``, which a
+rotation of ``x0`` does not change). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does not depend
+on ``g*``, and ``nu_x0(g_k) = nu_y(a_k)``. (ii) The ``a_2 .. a_K`` are drawn independently of
 ``a_1 = g*``. (iii) When the data are augmented (``g*`` Haar), ``a_1 = g*`` is distributed as the posterior
 ``L(a) / Z`` given ``(x_t, y)``. The joint density of ``(a_1 .. a_K)`` is then
 ``(L(a_1)/Z) prod_{k>=2} nu(a_k) = (w_1 / Z) prod_k nu(a_k)`` with ``w_k = L(a_k)/nu(a_k)``; the estimator
