@@ -22,6 +22,7 @@ from symviz._checks import check_centered, check_group_dim, check_mask, check_po
 from symviz.diffusion import VPSchedule, add_noise
 from symviz.groups import Group
 from symviz.orbit import orbit_target
+from symviz.proposals import resolve_proposal
 
 __all__ = ["DenoisingBatch", "DenoisingLoss", "MODES"]
 
@@ -59,6 +60,9 @@ class DenoisingLoss:
         loss_type: ``"squared"`` (default; the theory) or ``"norm"`` (per-point L2 norm, not squared, as in
             the ET-Flow reference code — outside the theory, PAPER.md §6.5 P4).
         temperature: softmax temperature of the orbit weights (default 1 = exact posterior).
+        proposal: how the orbit candidates are drawn (default ``"haar"``; ``"aligned"``, ``"aligned-scored"`` or
+            a :class:`symviz.proposals.AlignedProposal` for SO(3) and SO(3) x permutations), passed to
+            :func:`symviz.orbit.orbit_target`.
     """
 
     def __init__(
@@ -74,6 +78,7 @@ class DenoisingLoss:
         t_max: float = 1.0,
         loss_type: str = "squared",
         temperature: float = 1.0,
+        proposal="haar",
     ):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}; got {mode!r}")
@@ -93,6 +98,10 @@ class DenoisingLoss:
         self.num_samples, self.parameterization, self.weighting = num_samples, parameterization, weighting
         self.include_identity, self.t_min, self.t_max = include_identity, t_min, t_max
         self.loss_type, self.temperature = loss_type, temperature
+        # ValueError for a bad name or group; a proposal draws K candidates, it has no exact sum
+        if resolve_proposal(proposal, group if mode == "orbit" else None) is not None and num_samples is None:
+            raise ValueError(f"proposal={proposal!r} needs num_samples=K (it draws candidates, no exact sum)")
+        self.proposal = proposal
 
     # -- the training pair -------------------------------------------------------------------
     def sample(self, x0, t=None, generator: torch.Generator | None = None, mask=None, group=None) -> DenoisingBatch:
@@ -132,6 +141,7 @@ class DenoisingLoss:
                 generator=generator,
                 mask=mask,
                 temperature=self.temperature,
+                proposal=self.proposal,
             )
             target, ess = res.target, res.ess
         else:

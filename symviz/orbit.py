@@ -7,7 +7,8 @@ mean over the orbit of ``x0``:
 
 over all of ``G`` (finite groups: an exact sum; compact groups: a Haar integral). The Monte Carlo estimate
 uses ``K`` candidates, slot 0 being the generating element (the identity: ``x_t`` was drawn from ``x0``),
-which makes it exactly unbiased for every K (PAPER.md §3.6), the others i.i.d. Haar (PAPER.md §2.4).
+which makes it exactly unbiased for every K (PAPER.md §3.6), the others i.i.d. Haar (PAPER.md §2.4), or
+drawn from an aligned proposal ``nu`` with weights ``q_t / nu`` (``proposal="aligned"``, symviz.proposals).
 
 Numerics (DESIGN.md "numerical contract"): log-space weights with max subtraction; ``sigma = 0`` gives the
 limit (weights uniform on the nearest candidates, i.e. the target is x0 for ``x_t = x0``); ``alpha = 0`` gives
@@ -25,6 +26,7 @@ from symviz._checks import (
     check_positive_int,
 )
 from symviz.groups import SO2, SO3, Group, MatrixGroup, Reflection
+from symviz.proposals import resolve_proposal
 
 __all__ = ["OrbitTarget", "orbit_logits", "orbit_weights", "orbit_target", "closed_form_target", "ess"]
 
@@ -182,6 +184,7 @@ def orbit_target(
     mask: torch.Tensor | None = None,
     temperature: float = 1.0,
     elements=None,
+    proposal="haar",
 ) -> OrbitTarget:
     """The symmetrized target of Eq. (11): the posterior mean of ``g.x0`` given ``x_t`` over the orbit of x0.
 
@@ -197,6 +200,11 @@ def orbit_target(
         mask: ``(..., n)`` bool, True = real point; padded points do not enter the weights and are 0 in the target.
         temperature: tau (default 1, the exact posterior).
         elements: optional explicit group elements to use as candidates (overrides sampling).
+        proposal: how the K - 1 (K without identity) candidates are drawn: ``"haar"`` (default, i.i.d. Haar
+            x uniform), ``"aligned"`` (matrix-Fisher draws around the Kabsch alignment of each candidate
+            permutation, mixed with Haar; ``SO3()`` or ``Product(SO3(), H)`` only), ``"aligned-scored"`` (the
+            finite factor drawn by its posterior mass too) or a :class:`symviz.proposals.AlignedProposal`.
+            The logits then subtract ``log nu(g_k)`` (paper §3.4), slot 0 included; see symviz.proposals.
     Returns:
         :class:`OrbitTarget`.
     """
@@ -211,11 +219,21 @@ def orbit_target(
     s = _per_cloud(sigma, x0, "sigma")
     if not (isinstance(temperature, (int, float)) and temperature > 0):
         raise ValueError(f"temperature must be a positive number; got {temperature!r}")
+    prop = resolve_proposal(proposal, group)
     lead = torch.broadcast_shapes(x0.shape[:-2], xt.shape[:-2], a.shape, s.shape)
-    if elements is None:
-        elements = _candidate_elements(group, lead, num_samples, include_identity, generator, x0.dtype, x0.device)
     xt_l, a_l, s_l = xt.expand(*lead, *xt.shape[-2:]), a.expand(lead), s.expand(lead)
     n, d = x0.shape[-2:]
+    log_nu = None
+    if prop is not None:
+        if elements is not None or num_samples is None:
+            raise ValueError(f"proposal={proposal!r} draws K candidates: pass num_samples=K and no elements=")
+        k = check_positive_int(num_samples, "num_samples")
+        m_l = None if mask is None else mask.expand(*lead, n)
+        elements, log_nu = prop.sample(
+            group, x0.expand(*lead, n, d), xt_l, a_l, s_l, k, include_identity, generator, m_l
+        )
+    elif elements is None:
+        elements = _candidate_elements(group, lead, num_samples, include_identity, generator, x0.dtype, x0.device)
 
     def make_candidates():
         c = group.act(elements, x0.unsqueeze(-3))  # (..., K, n, d)
@@ -225,6 +243,8 @@ def orbit_target(
         mats = elements.to(x0.dtype)
         x0_l = x0.expand(*lead, n, d)
         logits = _matrix_group_logits(x0_l, xt_l, a_l, s_l, mats, mask, temperature)
+        if log_nu is not None:
+            logits = logits - log_nu.to(logits.dtype)
         w = orbit_weights(logits)
         avg = (w[..., None, None] * mats).sum(-3)  # sum_k w_k R_k, (..., d, d)
         target, cands = torch.matmul(x0_l, avg.transpose(-1, -2)), None
@@ -234,6 +254,8 @@ def orbit_target(
         if valid is not None:
             valid = valid.expand(*lead, cands.shape[-3])
         logits = orbit_logits(cands, xt_l, a_l, s_l, mask, valid, temperature)
+        if log_nu is not None:
+            logits = logits - log_nu.to(logits.dtype)
         w = orbit_weights(logits)
         target = torch.einsum("...k,...knd->...nd", w, cands)
     if mask is not None:

@@ -1,0 +1,279 @@
+"""Aligned proposals for the SO(3) orbit target: candidates drawn where the posterior over rotations lives.
+
+The orbit target (Eq. 11 of Tong et al. 2025, arXiv 2502.09890) is a posterior mean over group elements,
+``pi(g) ∝ L(g) = q_t(x_t | g.x0)`` with respect to Haar measure. With K uniform Haar candidates almost all
+of them get zero weight once sigma_t is small (ESS ~ 1-3 at K = 64 for a 20-point cloud). Section 3.4 of the
+paper allows any proposal ``nu`` with the importance weights ``q_t(x_t | g.x0) / nu(g)``; this module builds
+one for ``SO(3)`` and ``SO(3) x H`` (``H`` a finite group acting on the points, e.g. graph automorphisms,
+elements ``(R, h)``, action ``R (h.x0)``).
+
+**The proposal** (per cloud, per candidate). Draw ``h`` from ``H`` (uniformly, or with ``permutations=
+"scored"`` in proportion to a Laplace approximation of its marginal posterior mass ``Z_h = int L(R, h) dR``,
+a function of the Kabsch score), then ``R`` from the matrix Fisher
+distribution ``MF(F_h)``, ``F_h = (alpha / sigma^2) sum_i x_t,i (h.x0)_i^T`` (masked points excluded): its mode
+is the Kabsch rotation aligning ``h.x0`` to ``x_t`` (SVD with the determinant fix) and, for ``R = R* exp(w^)``,
+its log density is ``-1/2 w^T (alpha/sigma^2)(tr S - S) w + O(|w|^3)`` with ``S = R*^T M`` — the Laplace
+approximation of the rotation posterior, with the exact (non-Gaussian) shape. In fact ``MF(F_h)`` *is* the
+exact conditional posterior of ``R`` given ``h`` for the Gaussian kernel, and its normaliser is known as a
+one-dimensional integral (:mod:`symviz.fisher`), so the density is exact and needs no spread cap. With the
+defensive weight ``beta`` (default 0.1) the candidate comes instead from Haar x uniform, so that
+
+    nu(R, h) = beta + (1 - beta) pi_H(h) MF(R; F_h)         (density w.r.t. normalised Haar x uniform on H)
+
+with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| rho(h)`` for scored draws, ``rho`` the discrete
+proposal over the enumerated table (see ``AlignedProposal._table``). ``nu >= beta > 0`` everywhere.
+At ``alpha = 0``, ``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration``
+(largest singular value of ``F``); the cap changes the proposal, not the exactness, because the same ``F`` is
+used to sample and to evaluate ``nu``.
+
+**Weights.** ``l_k = -||x_t - alpha g_k.x0||^2 / (2 sigma^2) - log nu(g_k)``, softmax over k (log space;
+slot 0 is the generating element, identity, and also gets its ``-log nu``).
+
+**Why it stays exactly unbiased** (the importance-resampling argument of Eq. 11's estimator). Fix ``x_t`` and
+an orbit representative ``y``; let ``x0 = g* y`` with ``g*`` the generating element, write the candidates in
+absolute form ``a_k = g_k g*`` (so ``g_k.x0 = a_k.y``). (i) Kabsch-aligned Fisher draws are equivariant: for
+``x0 = R' y`` the cross-covariance is ``M_y R'^T``, so ``F`` becomes ``F_y R'^T`` and ``R ~ MF(F_y R'^T)``
+iff ``R R' ~ MF(F_y)``; a uniform draw of ``h`` composed with ``h*`` is again uniform, and a scored one is
+again score-proportional (the score depends on ``h`` only through the singular values of ``F_h``, which a
+rotation of ``x0`` does not change). Hence the law of ``a_k`` is a fixed density ``nu_y`` that does not depend
+on ``g*``, and ``nu_x0(g_k) = nu_y(a_k)``. (ii) The ``a_2 .. a_K`` are drawn independently of
+``a_1 = g*``. (iii) When the data are augmented (``g*`` Haar), ``a_1 = g*`` is distributed as the posterior
+``L(a) / Z`` given ``(x_t, y)``. The joint density of ``(a_1 .. a_K)`` is then
+``(L(a_1)/Z) prod_{k>=2} nu(a_k) = (w_1 / Z) prod_k nu(a_k)`` with ``w_k = L(a_k)/nu(a_k)``; the estimator
+``T = sum_k w_k a_k.y / sum_k w_k`` is symmetric in the K slots, so averaging the special slot over k turns
+``w_1`` into ``(1/K) sum_k w_k``, which cancels the denominator: ``E[T] = (1/(K Z)) sum_k int L(a) a.y da
+= phi*``. Exactly unbiased for every K, like uniform Haar with identity inclusion.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from symviz import fisher
+from symviz.groups import SO3, Group, Product
+
+__all__ = ["PROPOSALS", "AlignedProposal", "resolve_proposal"]
+
+PROPOSALS = ("haar", "aligned", "aligned-scored")
+
+
+def _finite_factor(group: Group) -> Group | None:
+    """None for ``SO3()``; the finite factor ``H`` for ``Product(SO3(), H)``; ValueError otherwise."""
+    if isinstance(group, SO3):
+        return None
+    if isinstance(group, Product) and isinstance(group.factors[0], SO3) and group.factors[1].is_finite:
+        return group.factors[1]
+    raise ValueError(
+        f"proposal='aligned' needs group SO3() or Product(SO3(), H) with H finite (e.g. Permutations of the "
+        f"atoms); got {group!r}. Use proposal='haar' for other groups"
+    )
+
+
+def _proper_singular_values(m: torch.Tensor) -> torch.Tensor:
+    """``s1 >= s2 >= |s3|`` of ``m (..., 3, 3)``, ``s3`` signed by ``det m``: closed-form eigenvalues of the
+    symmetric ``m^T m`` (trigonometric solution of the cubic; cheaper than an SVD per table row)."""
+    a = m.transpose(-1, -2) @ m
+    q = a.diagonal(dim1=-2, dim2=-1).sum(-1) / 3
+    p1 = a[..., 0, 1] ** 2 + a[..., 0, 2] ** 2 + a[..., 1, 2] ** 2
+    p = torch.sqrt(((a.diagonal(dim1=-2, dim2=-1) - q[..., None]) ** 2).sum(-1) / 6 + p1 / 3)
+    b = (a - q[..., None, None] * torch.eye(3, dtype=a.dtype, device=a.device)) / p.clamp_min(1e-300)[..., None, None]
+    phi = torch.acos((torch.linalg.det(b) / 2).clamp(-1, 1)) / 3
+    e1 = q + 2 * p * torch.cos(phi)
+    e3 = q + 2 * p * torch.cos(phi + 2 * math.pi / 3)
+    e = torch.stack([e1, 3 * q - e1 - e3, e3], -1).clamp_min(0).sqrt()
+    sign = torch.where(torch.linalg.det(m) < 0, -1.0, 1.0).to(e.dtype)
+    return torch.cat([e[..., :2], e[..., 2:] * sign[..., None]], -1)
+
+
+def _gather(table: torch.Tensor, idx: torch.Tensor, elem_ndim: int) -> torch.Tensor:
+    """Rows ``idx (..., k)`` of a finite group's element table ``(..., P, *elem)`` (leading dims broadcast)."""
+    elem = table.shape[table.dim() - elem_ndim :]
+    p = table.shape[table.dim() - elem_ndim - 1]
+    flat = table.expand(*idx.shape[:-1], p, *elem).reshape(*idx.shape[:-1], p, -1)
+    out = torch.gather(flat, -2, idx[..., None].expand(*idx.shape, flat.shape[-1]))
+    return out.reshape(*idx.shape, *elem)
+
+
+class AlignedProposal:
+    """Matrix-Fisher proposal centred on the Kabsch alignment, mixed with Haar (see the module docstring).
+
+    Args:
+        defensive: ``beta`` in [0.1, 1] (default 0.1), weight of the Haar x uniform component.
+        permutations: ``"uniform"`` (default: the finite factor drawn uniformly, one Fisher rotation per
+            drawn element) or ``"scored"`` (drawn in proportion to a Laplace approximation of its posterior
+            mass, which scores every element of the table: cost O(|H| n) per cloud).
+        max_concentration: cap on the largest singular value of ``F`` (default 1e12).
+    """
+
+    def __init__(self, defensive: float = 0.1, permutations: str = "uniform", max_concentration: float = 1e12):
+        if not (isinstance(defensive, (int, float)) and 0.1 <= defensive <= 1):
+            raise ValueError(
+                f"defensive (the Haar weight beta) must lie in [0.1, 1] so that weights stay below L / beta; "
+                f"got {defensive!r}"
+            )
+        if permutations not in ("uniform", "scored"):
+            raise ValueError(f"permutations must be 'uniform' or 'scored'; got {permutations!r}")
+        if not (isinstance(max_concentration, (int, float)) and 0 < max_concentration < math.inf):
+            raise ValueError(f"max_concentration must be a positive finite number; got {max_concentration!r}")
+        self.defensive, self.permutations, self.max_concentration = float(defensive), permutations, max_concentration
+
+    def check_group(self, group: Group) -> None:
+        """Raise ValueError unless ``group`` is ``SO3()`` or ``Product(SO3(), H)`` with ``H`` finite."""
+        _finite_factor(group)
+
+    # -- the Fisher parameters ------------------------------------------------------------------
+    def _cross(self, xt, y, alpha, sigma, mask):
+        """``(M, kappa)``: ``M = sum_i x_t,i y_i^T`` ``(..., k, 3, 3)`` (float64) and ``kappa (..., 1)`` =
+        ``alpha / sigma^2`` (0 at alpha = 0). ``xt (..., n, 3)``, ``y (..., k, n, 3)``, ``mask (..., n)``."""
+        xt = xt.to(torch.float64)
+        if mask is not None:
+            xt = xt * mask.unsqueeze(-1).to(xt.dtype)
+        m = torch.einsum("...ip,...kiq->...kpq", xt, y.to(torch.float64))
+        a, s2 = alpha.to(torch.float64), sigma.to(torch.float64) ** 2
+        return m, torch.where(a > 0, a / s2.clamp_min(1e-300), torch.zeros_like(a)).unsqueeze(-1)
+
+    def _capped(self, kappa, s1):
+        """``kappa`` scaled down where ``kappa s1`` exceeds ``max_concentration``."""
+        top = kappa * s1
+        return torch.where(top > self.max_concentration, self.max_concentration / top.clamp_min(1e-300), 1) * kappa
+
+    def _svd(self, xt, y, alpha, sigma, mask):
+        """Proper SVD ``(U, s, V)`` of ``F = kappa M`` (capped), each ``(..., k, ...)``."""
+        m, kappa = self._cross(xt, y, alpha, sigma, mask)
+        u, s, v = fisher.proper_svd(m)
+        return u, s * self._capped(kappa, s[..., 0]).unsqueeze(-1), v
+
+    def _table(self, h_group, x0, xt, alpha, sigma, mask):
+        """Scored draws: ``(table, valid, log_pi)``, ``log_pi (..., P)`` = ``log |H| + log rho(h)`` for every
+        element of ``H`` (-inf on padding rows), ``rho = softmax(score)``.
+
+        ``score_h = sum(s) - 1/2 sum_j log(1 + pi^(1/3) lam_j)`` from the proper singular values ``s`` of
+        ``F_h``: the log of a Laplace approximation of ``Z_h = int exp(tr(F_h^T R)) dR`` (exact at ``F = 0``
+        and as ``lam -> inf``, where ``c~ ~ (pi lam1 lam2 lam3)^(-1/2)``). Any score gives exact weights, as
+        long as the drawn elements' ``log_pi`` is read from this table (it is)."""
+        table = h_group.elements(device=x0.device)
+        m, kappa = self._cross(xt, h_group.act(table, x0.unsqueeze(-3)), alpha, sigma, mask)
+        s = _proper_singular_values(m)
+        s = s * self._capped(kappa, s[..., 0]).unsqueeze(-1)
+        score = s.sum(-1) - 0.5 * torch.log1p(math.pi ** (1 / 3) * fisher._lam(s)).sum(-1)
+        valid = h_group.element_mask(table)
+        if valid is not None:
+            score = torch.where(valid, score, torch.full_like(score, -math.inf))
+            count = valid.sum(-1).to(torch.float64).expand(score.shape[:-1])
+        else:
+            count = torch.full(score.shape[:-1], float(score.shape[-1]), dtype=torch.float64, device=x0.device)
+        return table, valid, torch.log(count).unsqueeze(-1) + torch.log_softmax(score, -1)
+
+    def _log_nu(self, r, svd, log_pi):
+        """``log nu = log(beta + (1 - beta) pi_H(h) MF(R; F_h))`` ``(..., K)`` (``log_pi`` None: ``pi_H = 1``)."""
+        log_mf = fisher.log_prob(r, svd=svd)
+        if log_pi is not None:
+            log_mf = log_mf + log_pi
+        b = self.defensive
+        if b >= 1:
+            return torch.zeros_like(log_mf)
+        return torch.logaddexp(torch.full_like(log_mf, math.log(b)), math.log1p(-b) + log_mf)
+
+    # -- public ---------------------------------------------------------------------------------
+    def log_density(self, group: Group, elements, x0, xt, alpha, sigma, mask=None) -> torch.Tensor:
+        """``log nu(g_k)`` ``(..., K)`` (float64) of given elements w.r.t. normalised Haar (x uniform on H).
+
+        Args:
+            group: ``SO3()`` or ``Product(SO3(), H)``. elements: ``(..., K, 3, 3)`` or a tuple ``(R, h)``.
+            x0, xt: ``(..., n, 3)`` (same leading shape). alpha, sigma: ``(...)``. mask: ``(..., n)`` or None.
+        """
+        h_group = _finite_factor(group)
+        r, h = (elements, None) if h_group is None else elements
+        y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
+        log_pi = None
+        if h is not None and self.permutations == "scored":
+            table, _, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
+            flat_t = table.reshape(*table.shape[: table.dim() - h_group.elem_ndim], -1)
+            flat_h = h.reshape(*h.shape[: h.dim() - h_group.elem_ndim], -1)
+            eq = (flat_h.unsqueeze(-2) == flat_t.unsqueeze(-3)).all(-1)  # (..., k, P)
+            idx = eq.to(torch.int8).argmax(-1)
+            log_pi = torch.gather(log_pi_t.expand(*idx.shape[:-1], log_pi_t.shape[-1]), -1, idx)
+            log_pi = torch.where(eq.any(-1), log_pi, torch.full_like(log_pi, -math.inf))
+        return self._log_nu(r, self._svd(xt, y, alpha, sigma, mask), log_pi)
+
+    def sample(
+        self,
+        group: Group,
+        x0: torch.Tensor,
+        xt: torch.Tensor,
+        alpha: torch.Tensor,
+        sigma: torch.Tensor,
+        num_samples: int,
+        include_identity: bool = True,
+        generator: torch.Generator | None = None,
+        mask: torch.Tensor | None = None,
+    ):
+        """K candidates per cloud and their log proposal densities.
+
+        Args:
+            x0, xt: ``(..., n, 3)`` (same leading shape ``lead``). alpha, sigma: ``lead``. mask: ``(..., n)``.
+            num_samples: K, identity included in slot 0 when ``include_identity`` (default True).
+        Returns:
+            ``(elements, log_nu)``: elements ``(..., K, 3, 3)`` (``SO3``) or ``(R, h)`` (products), in x0's
+            dtype; ``log_nu`` ``(..., K)`` float64, ``log nu(g_k)`` including slot 0.
+        """
+        h_group = _finite_factor(group)
+        lead, dev, dt, nl = x0.shape[:-2], x0.device, x0.dtype, x0.dim() - 2
+        k0 = 1 if include_identity else 0
+        free = num_samples - k0
+        haar = torch.rand(*lead, free, generator=generator, dtype=torch.float64, device=dev) < self.defensive
+        h, log_pi = None, None
+        if h_group is not None:
+            if self.permutations == "uniform":
+                h = h_group.sample_per_cloud(lead, free, generator=generator, dtype=dt, device=dev)
+            else:
+                table, valid, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
+                log_pi_t = log_pi_t.expand(*lead, log_pi_t.shape[-1])
+                unif = torch.ones_like(log_pi_t) if valid is None else valid.to(log_pi_t.dtype).expand_as(log_pi_t)
+                idx = torch.zeros(2, *lead, free, dtype=torch.long, device=dev)
+                if free > 0:
+                    flat = torch.cat([log_pi_t.exp(), unif]).reshape(-1, log_pi_t.shape[-1])
+                    idx = torch.multinomial(flat, free, replacement=True, generator=generator).reshape(2, *lead, free)
+                idx = torch.where(haar, idx[1], idx[0])
+                if include_identity:  # the identity is row 0 of a finite group's element table
+                    idx = torch.cat([torch.zeros(*lead, 1, dtype=torch.long, device=dev), idx], -1)
+                h = _gather(table, idx, h_group.elem_ndim)
+                log_pi = torch.gather(log_pi_t, -1, idx)
+            if include_identity and self.permutations == "uniform":
+                h = h_group.cat([h_group.identity_per_cloud(lead, 1, dtype=dt, device=dev), h])
+        y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
+        svd = self._svd(xt, y, alpha, sigma, mask)  # (..., K or 1, ...)
+        if h is None:  # one Fisher parameter per cloud: draw ``free`` rotations from it
+            r = fisher.sample(svd=tuple(t.squeeze(nl) for t in svd), generator=generator, num=free)
+        else:
+            r = fisher.sample(svd=tuple(t.narrow(nl, k0, free) for t in svd), generator=generator)
+        r_haar = SO3().sample_per_cloud(lead, free, generator=generator, dtype=torch.float64, device=dev)
+        r = torch.where(haar[..., None, None], r_haar, r)
+        if include_identity:
+            r = torch.cat([torch.eye(3, dtype=torch.float64, device=dev).expand(*lead, 1, 3, 3), r], -3)
+        log_nu = self._log_nu(r, svd, log_pi)
+        r = r.to(dt)
+        return (r if h is None else (r, h)), log_nu
+
+    def __repr__(self):
+        return f"AlignedProposal(defensive={self.defensive}, permutations={self.permutations!r})"
+
+
+def resolve_proposal(proposal, group: Group | None = None) -> AlignedProposal | None:
+    """``"haar"`` -> None (uniform Haar draws); ``"aligned"`` -> ``AlignedProposal()``; ``"aligned-scored"`` ->
+    ``AlignedProposal(permutations="scored")``; an :class:`AlignedProposal` passes through. Checks ``group``."""
+    if isinstance(proposal, AlignedProposal):
+        prop = proposal
+    elif proposal == "haar":
+        return None
+    elif proposal == "aligned":
+        prop = AlignedProposal()
+    elif proposal == "aligned-scored":
+        prop = AlignedProposal(permutations="scored")
+    else:
+        raise ValueError(f"proposal must be one of {PROPOSALS} or an AlignedProposal; got {proposal!r}")
+    if group is not None:
+        prop.check_group(group)
+    return prop
