@@ -39,8 +39,7 @@ __all__ = ["main", "make_loss"]
 
 def make_loss(mode: str, num_samples: int = 64, proposal: str = "haar") -> DenoisingLoss:
     """The base loss of the molecule models: cosine VP schedule, x0 target, squared error, K candidates."""
-    kw = {} if proposal == "haar" else {"proposal": proposal}
-    return DenoisingLoss(VPSchedule("cosine"), mode, SO3(), num_samples=num_samples, **kw)
+    return DenoisingLoss(VPSchedule("cosine"), mode, SO3(), num_samples=num_samples, proposal=proposal)
 
 
 def _git_commit() -> str:
@@ -58,7 +57,13 @@ def main(argv=None) -> int:
     p.add_argument("--net", choices=["egnn", "transformer"], default="egnn")
     p.add_argument("--mode", choices=["plain", "augment", "orbit"], default="orbit")
     p.add_argument("--num-samples", type=int, default=64, help="K candidates per sample, identity included")
-    p.add_argument("--proposal", choices=["haar", "aligned"], default="haar", help="rotation proposal (orbit)")
+    p.add_argument(
+        "--proposal",
+        choices=["haar", "aligned"],
+        default="haar",
+        help="rotation proposal of the orbit target: uniform Haar, or aligned per drawn automorphism (Kabsch-"
+        "centred matrix Fisher mixed with Haar, symviz.proposals)",
+    )
     p.add_argument("--steps", type=int, default=3000, help="optimizer steps (the learning-rate cosine spans them)")
     p.add_argument("--batch-size", type=int, default=32, help="conformers per step (per rank under torchrun)")
     p.add_argument("--hidden", type=int, default=128)
