@@ -50,7 +50,9 @@ def equivariance_error(
             checker itself adds no error.
         elements: explicit elements to test instead of random draws (e.g. ``group.elements()``).
     Returns:
-        The maximum relative error (a float); compare with :func:`tolerance` of the dtype.
+        The maximum relative error (a float); compare with :func:`tolerance` of the dtype. ``nan`` when ``f``
+        returns NaN or Inf for ``x`` or for any transformed input: a broken function never passes a check
+        ``err < tol`` (NaN compares False).
     """
     x = check_point_cloud(x, "x")
     if elements is None:
@@ -60,14 +62,21 @@ def equivariance_error(
     x64 = x.double()
     with torch.no_grad():
         fx = f(x)
+        if not torch.isfinite(fx).all():
+            return float("nan")
         ref_norm = fx.double().norm().clamp_min(1e-300)
         worst = 0.0
         for j in range(k):
             g = group.select(elements, j)
             gx = group.act(_to64(g), x64).to(x.dtype)
-            fgx = f(gx).double()
+            fgx = f(gx)
+            if not torch.isfinite(fgx).all():
+                return float("nan")
             ref = fx.double() if invariant else group.act(_to64(g), fx.double())
-            worst = max(worst, float((fgx - ref).norm() / ref_norm))
+            err = float((fgx.double() - ref).norm() / ref_norm)
+            if not math.isfinite(err):  # e.g. an overflow of the norm in float64
+                return float("nan")
+            worst = max(worst, err)
     return worst
 
 

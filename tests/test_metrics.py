@@ -104,3 +104,24 @@ def test_theorem_1_orbit_reduces_gradient_variance():
         torch.Generator().manual_seed(1),
     )
     assert (orb < aug).all(), (orb, aug)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_equivariance_checker_reports_non_finite_outputs(bad, gen):
+    """A function that returns NaN/Inf must not pass: the error is NaN, so ``err < tol`` is False."""
+    x = center(torch.randn(2, 5, 3, generator=gen, dtype=torch.float64))
+    calls = []
+
+    def broken_after_first_call(y):  # f(x) is fine, f(g.x) is not
+        calls.append(1)
+        return y if len(calls) == 1 else torch.full_like(y, bad)
+
+    def broken_everywhere(y):
+        return torch.full_like(y, bad)
+
+    for f in (broken_after_first_call, broken_everywhere):
+        err = equivariance_error(f, x, SO3(), generator=gen)
+        assert math.isnan(err)
+        assert not err < tolerance(torch.float64)
+    # an invariant check as well
+    assert math.isnan(equivariance_error(lambda y: y.sum() * bad, x, SO3(), invariant=True, generator=gen))
