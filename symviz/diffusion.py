@@ -69,11 +69,14 @@ def center(x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
 
     Args:
         x: ``(..., n, d)``. mask: ``(..., n)`` bool or None.
+    Returns:
+        ``(..., n, d)``. A cloud whose points are all padding has no centre of mass; it comes back as zeros
+        (not NaN from 0 / 0).
     """
     if mask is None:
         return x - x.mean(dim=-2, keepdim=True)
     m = mask.unsqueeze(-1).to(x.dtype)
-    com = (x * m).sum(-2, keepdim=True) / m.sum(-2, keepdim=True)
+    com = (x * m).sum(-2, keepdim=True) / m.sum(-2, keepdim=True).clamp_min(1)
     return (x - com) * m
 
 

@@ -12,6 +12,7 @@ Command line (2D toys; the molecule and 1D experiments have their own commands i
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import time
 from collections.abc import Callable
@@ -69,6 +70,7 @@ def fit(
         mask: optional ``(N, n)`` padding mask for ``data``.
         seed: seeds the batch draws, the noise and the group samples (one ``torch.Generator``).
         callback: called as ``callback(step, loss)`` every ``log_every`` steps (the live plot uses it).
+        grad_clip: clip the gradient norm to this value (a finite number > 0); default None, no clipping.
         checkpoint_path / checkpoint_every: atomic checkpoint writes during training and at the end.
         num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
         device: where to train (default: the device of the net's parameters); data, noise and group samples
@@ -87,6 +89,7 @@ def fit(
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     log_every = check_positive_int(log_every, "log_every")
+    grad_clip = _check_grad_clip(grad_clip)
     configure_threads(num_threads)
     if device is None:
         device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
@@ -148,6 +151,20 @@ def fit(
     if checkpoint_path and ctx.is_main:
         save_checkpoint(checkpoint_path, net, opt, step=steps, history=hist)
     return hist
+
+
+def _check_grad_clip(grad_clip):
+    """None, or a finite max gradient norm > 0 (``clip_grad_norm_`` flips the gradient for a negative norm
+    and zeroes it for 0, so training would go uphill or stop without an error)."""
+    if grad_clip is None:
+        return None
+    if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)):
+        raise TypeError(f"grad_clip must be None or a positive number (a max gradient norm); got {grad_clip!r}")
+    if not (math.isfinite(grad_clip) and grad_clip > 0):
+        raise ValueError(
+            f"grad_clip must be a finite max gradient norm > 0 (e.g. 1.0), or None for no clipping; got {grad_clip}"
+        )
+    return float(grad_clip)
 
 
 def save_checkpoint(

@@ -85,3 +85,12 @@ def test_ddim_progress_and_custom_times(gen):
     assert x.shape == (10, 1, 1) and torch.isfinite(x).all()
     with pytest.raises(ValueError, match="decreasing"):
         ddim_sample(net, (10, 1, 1), sched, times=torch.tensor([0.0, 1.0]))
+
+
+def test_center_of_an_all_padding_cloud_is_zero_not_nan():
+    x = torch.tensor([[[1.0, 2.0], [3.0, 5.0]], [[7.0, 7.0], [1.0, 1.0]]], dtype=F64)
+    mask = torch.tensor([[True, True], [False, False]])
+    out = center(x, mask)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[1], torch.zeros(2, 2, dtype=F64))  # nothing real: nothing left
+    assert torch.equal(out[0], torch.tensor([[-1.0, -1.5], [1.0, 1.5]], dtype=F64))  # by hand

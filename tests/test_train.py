@@ -1,5 +1,7 @@
 """The training loop: learning, seeding, atomic checkpoints, the command line."""
 
+import math
+
 import pytest
 import torch
 
@@ -124,3 +126,25 @@ def test_command_line(tmp_path, capsys):
     state = train.load_checkpoint(out)
     assert state["meta"]["mode"] == "orbit" and state["step"] == 5
     assert "wrote" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("bad, exc", [(-1.0, ValueError), (0, ValueError), (float("nan"), ValueError),
+                                      (float("inf"), ValueError), ("1", TypeError), (True, TypeError)])  # fmt: skip
+def test_grad_clip_is_validated(bad, exc):
+    """clip_grad_norm_ with a negative norm flips the gradient (training goes uphill), with 0 it stops."""
+    net = TimeMLP(1, 2, hidden=8, depth=1)
+    before = [p.detach().clone() for p in net.parameters()]
+    with pytest.raises(exc, match="grad_clip"):
+        train.fit(net, DenoisingLoss(VPSchedule()), blob_2d(16), steps=3, batch_size=4, grad_clip=bad, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, net.parameters()))  # refused before any step
+
+
+def test_grad_clip_clips_the_step_downhill():
+    torch.manual_seed(0)
+    net = TimeMLP(1, 2, hidden=8, depth=1)
+    before = torch.cat([p.detach().reshape(-1).clone() for p in net.parameters()])
+    opt = torch.optim.SGD(net.parameters(), lr=1.0)
+    train.fit(net, DenoisingLoss(VPSchedule()), blob_2d(64), steps=1, batch_size=64, optimizer=opt, grad_clip=1e-3,
+              progress=False)  # fmt: skip
+    step = torch.cat([p.detach().reshape(-1) for p in net.parameters()]) - before
+    assert math.isclose(float(step.norm()), 1e-3, rel_tol=1e-4)  # SGD with lr 1: the step is the clipped gradient
