@@ -96,7 +96,8 @@ def fit(
     Under ``torchrun`` (after :func:`symviz.distributed.setup`) the net is wrapped in DistributedDataParallel:
     each rank draws ``batch_size`` samples with its own generator (``seed + rank``), gradients are averaged, the
     logged loss is the mean over ranks, and only rank 0 writes checkpoints and shows the progress bar. The
-    checkpoint stores every rank's random state; resume with the same number of processes.
+    checkpoint stores every rank's random state; resume with the same number of processes (every rank reads the
+    checkpoint, so it must be on a filesystem they share).
     """
     data = check_point_cloud(data, "data")
     if data.dim() != 3:

@@ -199,6 +199,8 @@ def test_train_one_resumes_exactly_after_a_crash(tmp_path, monkeypatch):
         assert straight[k] == resumed[k], k
     with pytest.raises(Exception, match="another run"):
         toy1d.train_one("orbdiff", 0, checkpoint_path=tmp_path / "b.pt", resume=True, **kw)
+    with pytest.raises(Exception, match="past steps=20"):
+        toy1d.train_one("aug", 0, checkpoint_path=tmp_path / "b.pt", resume=True, **(kw | {"steps": 20}))
 
 
 def test_run_resume_reads_finished_pairs_and_cleans_up(tmp_path, monkeypatch):

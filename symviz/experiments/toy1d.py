@@ -250,6 +250,11 @@ def train_one(
                 f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
                 f"resume with the same settings"
             )
+        if int(state["step"]) > steps:
+            raise CheckpointError(
+                f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
+                f"{state['step']}"
+            )
         torch.set_rng_state(tr["rng"])
         curve_step, curve_loss, val_step, val_err = (list(tr["curve"][k]) for k in ("step", "loss", "vs", "ve"))
         best = (float(tr["best_error"]), int(tr["best_step"]), tr["best_state"])
@@ -296,8 +301,6 @@ def train_one(
                 best = (err, step, {k: v.clone() for k, v in net.state_dict().items()})
         if checkpoint_path is not None and checkpoint_every and (step % checkpoint_every == 0 or step == steps):
             save(step)
-    if best[2] is None:  # resumed from a checkpoint at or past `steps`: nothing was validated after it
-        raise CheckpointError(f"{checkpoint_path} has no validated weights for a {steps}-step run")
     net.load_state_dict(best[2])
     metrics = evaluate(net, num=eval_samples)
     steps_arr, loss_arr = np.array(curve_step), np.array(curve_loss)
