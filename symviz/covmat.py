@@ -29,7 +29,8 @@ def cov_mat_from_rmsd(rmsd, thresholds=DEFAULT_THRESHOLDS, strict: bool = True) 
     """COV-R/MAT-R/COV-P/MAT-P for one molecule from D (K references × G generated), D[r, g] = RMSD(g, r).
 
     Returns ``{"COV-R@δ": %, "COV-P@δ": %, "MAT-R": Å, "MAT-P": Å, "K": K, "G": G}`` (COV in percent).
-    ``G == 0`` (no generated conformer) gives COV 0 and MAT NaN. Raises ValueError for K == 0 or NaNs.
+    ``G == 0`` (no generated conformer) gives COV 0 and MAT NaN. Raises ValueError for K == 0, NaN, Inf or
+    negative entries.
     """
     d = np.asarray(rmsd, dtype=np.float64)
     if d.ndim != 2:
@@ -37,8 +38,9 @@ def cov_mat_from_rmsd(rmsd, thresholds=DEFAULT_THRESHOLDS, strict: bool = True) 
     k, g = d.shape
     if k == 0:
         raise ValueError("rmsd: a molecule needs at least one reference conformer (K = 0)")
-    if np.isnan(d).any() or (d < 0).any():
-        raise ValueError("rmsd: entries must be finite, non-negative RMSDs")
+    if not np.isfinite(d).all() or (d < 0).any():
+        bad = int((~(np.isfinite(d) & (d >= 0))).sum())
+        raise ValueError(f"rmsd: entries must be finite, non-negative RMSDs; {bad} entry(ies) are NaN, Inf or < 0")
     out = {"K": int(k), "G": int(g)}
     if g == 0:
         for t in thresholds:

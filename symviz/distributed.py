@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["Context", "launched_by_torchrun", "setup", "teardown", "current", "mean_across_ranks"]
+__all__ = ["Context", "launched_by_torchrun", "setup", "teardown", "current", "mean_across_ranks", "gather_objects"]
 
 
 @dataclass(frozen=True)
@@ -89,3 +89,15 @@ def mean_across_ranks(value: float, ctx: Context) -> float:
     t = torch.tensor([float(value)], dtype=torch.float64, device=ctx.device)
     dist.all_reduce(t)
     return float(t.item()) / ctx.world_size
+
+
+def gather_objects(obj, ctx: Context) -> list:
+    """Every rank's picklable ``obj`` as a list indexed by rank, on every rank (``[obj]`` in a single process).
+
+    A collective: every rank must call it (``fit`` gathers the ranks' random states into each checkpoint).
+    """
+    if not ctx.active:
+        return [obj]
+    out = [None] * ctx.world_size
+    dist.all_gather_object(out, obj)
+    return out

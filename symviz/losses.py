@@ -114,6 +114,11 @@ class DenoisingLoss:
         x0 = check_point_cloud(x0, "x0")
         if x0.dim() != 3:
             raise ValueError(f"x0 must be a batch of point clouds (B, n, d); got shape {tuple(x0.shape)}")
+        if x0.shape[0] == 0 or x0.shape[1] == 0:
+            raise ValueError(
+                f"x0 is empty (shape {tuple(x0.shape)}): the loss needs B >= 1 clouds of n >= 1 points. "
+                f"Check the batch selection (an empty split or index?)"
+            )
         mask = check_mask(mask, x0)
         b = x0.shape[0]
         if group is not None:

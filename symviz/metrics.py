@@ -50,7 +50,9 @@ def equivariance_error(
             checker itself adds no error.
         elements: explicit elements to test instead of random draws (e.g. ``group.elements()``).
     Returns:
-        The maximum relative error (a float); compare with :func:`tolerance` of the dtype.
+        The maximum relative error (a float); compare with :func:`tolerance` of the dtype. ``nan`` when ``f``
+        returns NaN or Inf for ``x`` or for any transformed input: a broken function never passes a check
+        ``err < tol`` (NaN compares False).
     """
     x = check_point_cloud(x, "x")
     if elements is None:
@@ -60,14 +62,21 @@ def equivariance_error(
     x64 = x.double()
     with torch.no_grad():
         fx = f(x)
+        if not torch.isfinite(fx).all():
+            return float("nan")
         ref_norm = fx.double().norm().clamp_min(1e-300)
         worst = 0.0
         for j in range(k):
             g = group.select(elements, j)
             gx = group.act(_to64(g), x64).to(x.dtype)
-            fgx = f(gx).double()
+            fgx = f(gx)
+            if not torch.isfinite(fgx).all():
+                return float("nan")
             ref = fx.double() if invariant else group.act(_to64(g), fx.double())
-            worst = max(worst, float((fgx - ref).norm() / ref_norm))
+            err = float((fgx.double() - ref).norm() / ref_norm)
+            if not math.isfinite(err):  # e.g. an overflow of the norm in float64
+                return float("nan")
+            worst = max(worst, err)
     return worst
 
 
@@ -93,45 +102,56 @@ def gradient_variance(
     num_samples: int = 256,
     generator: torch.Generator | None = None,
     mask=None,
+    net_kwargs: dict[str, torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """Trace of the covariance of the per-sample parameter gradient, one value per noise level.
 
     For each ``t`` in ``t_values`` draws ``num_samples`` clean samples from ``data (N, n, d)`` (with
     replacement), a training pair from ``loss_fn`` (a :class:`symviz.losses.DenoisingLoss`) at that ``t``,
-    and the per-sample gradients ``d loss_i / d theta`` (``torch.func.vmap``). Returns ``(T,)``:
-    ``E ||grad_i - mean grad||^2`` (unbiased). Theorem 1 (PAPER.md §3.4): orbit <= augment.
+    and the per-sample gradients ``d loss_i / d theta`` (``torch.func.vmap``) of the loss ``loss_fn`` trains
+    with: its own :meth:`~symviz.losses.DenoisingLoss.per_sample` (squared or ``loss_type="norm"``, its
+    weighting, the mask). Returns ``(T,)``: ``E ||grad_i - mean grad||^2`` (unbiased). Theorem 1 (PAPER.md
+    §3.4): orbit <= augment.
+
+    Args:
+        mask: optional ``(N, n)`` padding mask for ``data``; passed to the net as ``mask=``.
+        net_kwargs: per-sample tensors ``{name: (N, ...)}`` (e.g. ``node_attr`` atom types) indexed like the
+            samples and passed to ``net`` as keyword arguments, as ``fit``'s ``extras`` reach the net.
     """
     from torch.func import functional_call, grad, vmap
+
+    from symviz.losses import DenoisingBatch
 
     data = check_point_cloud(data, "data")
     m = check_positive_int(num_samples, "num_samples")
     if m < 2:
         raise ValueError("num_samples must be >= 2 to estimate a variance")
+    net_kwargs = dict(net_kwargs or {})
+    for name, v in net_kwargs.items():
+        if not isinstance(v, torch.Tensor) or v.shape[:1] != data.shape[:1]:
+            raise ValueError(f"net_kwargs[{name!r}] must be a tensor with one row per data sample ({data.shape[0]})")
+    names = list(net_kwargs)
     params = {k: v.detach() for k, v in net.named_parameters()}
+
+    def single(p, xt, tt, target, w, mk, *extra):
+        kwargs = {name: e[None] for name, e in zip(names, extra)}
+        if mk is not None:
+            kwargs["mask"] = mk[None]
+        pred = functional_call(net, p, (xt[None], tt[None]), kwargs)
+        one = DenoisingBatch(
+            x0=target[None], xt=xt[None], t=tt[None], target=target[None], weight=w[None],
+            mask=None if mk is None else mk[None],
+        )  # fmt: skip
+        return loss_fn.per_sample(pred, one)[0]
+
     out = []
     for t in torch.as_tensor(t_values, dtype=data.dtype).reshape(-1):
         idx = torch.randint(0, data.shape[0], (m,), generator=generator)
         msk = None if mask is None else mask[idx]
         batch = loss_fn.sample(data[idx], t=t.expand(m), generator=generator, mask=msk)
-
-        def single(p, xt, tt, target, w, mk=None):
-            args = (xt[None], tt[None])
-            kwargs = {} if mk is None else {"mask": mk[None]}
-            pred = functional_call(net, p, args, kwargs)
-            diff = pred - target[None]
-            if mk is None:
-                return w * diff.pow(2).mean()
-            mm = mk[None].unsqueeze(-1).to(diff.dtype)
-            return w * (diff.pow(2) * mm).sum() / (mm.sum() * diff.shape[-1])
-
-        if msk is None:
-            grads = vmap(grad(single), in_dims=(None, 0, 0, 0, 0))(
-                params, batch.xt, batch.t, batch.target, batch.weight
-            )
-        else:
-            grads = vmap(grad(single), in_dims=(None, 0, 0, 0, 0, 0))(
-                params, batch.xt, batch.t, batch.target, batch.weight, msk
-            )
+        extra = [net_kwargs[name][idx] for name in names]
+        dims = (None, 0, 0, 0, 0, None if msk is None else 0, *[0] * len(extra))
+        grads = vmap(grad(single), in_dims=dims)(params, batch.xt, batch.t, batch.target, batch.weight, msk, *extra)
         flat = torch.cat([v.reshape(m, -1) for v in grads.values()], dim=1)
         out.append(((flat - flat.mean(0)) ** 2).sum(1).sum() / (m - 1))
     return torch.stack(out)

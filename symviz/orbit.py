@@ -6,9 +6,13 @@ mean over the orbit of ``x0``:
     phi*(x0, x_t) = sum_g w(g) g.x0,   w(g) = softmax_g( -||x_t - alpha g.x0||^2 / (2 sigma^2) )   (Eq. 11)
 
 over all of ``G`` (finite groups: an exact sum; compact groups: a Haar integral). The Monte Carlo estimate
-uses ``K`` candidates, slot 0 being the generating element (the identity: ``x_t`` was drawn from ``x0``),
-which makes it exactly unbiased for every K (PAPER.md §3.6), the others i.i.d. Haar (PAPER.md §2.4), or
-drawn from an aligned proposal ``nu`` with weights ``q_t / nu`` (``proposal="aligned"``, symviz.proposals).
+uses ``K`` candidates, slot 0 being the generating element (the identity: ``x_t`` was drawn from ``x0``), the
+others i.i.d. Haar, or drawn from an aligned proposal ``nu`` with weights ``q_t / nu`` (``proposal="aligned"``,
+:mod:`symviz.proposals`). Its expectation equals the exact target for every K only under two conditions: the
+generating element is in slot 0, and ``x0`` was augmented (``x0 = g y`` with ``g ~ Haar``, as the
+``augment``/``orbit`` losses draw it, Eq. 12), so that the generating element is distributed as the posterior
+given ``x_t``. For a fixed, non-augmented ``x0``, or without the generating element, the finite-K estimate is
+biased (consistent as K grows).
 
 Numerics (DESIGN.md "numerical contract"): log-space weights with max subtraction; ``sigma = 0`` gives the
 limit (weights uniform on the nearest candidates, i.e. the target is x0 for ``x_t = x0``); ``alpha = 0`` gives
@@ -195,7 +199,8 @@ def orbit_target(
         group: a :class:`symviz.groups.Group` acting on ``R^d`` (or on the ``n`` points).
         num_samples: K, the number of candidates (default 64), *including* the identity when
             ``include_identity``; ``None`` = exact sum over a finite group.
-        include_identity: put the generating element in slot 0 (default True: unbiased, PAPER.md §3.6).
+        include_identity: put the generating element in slot 0 (default True). With an augmented ``x0``
+            (``g.x0``, ``g ~ Haar``) this makes the estimate unbiased for every K; see the module docstring.
         generator: torch.Generator for the Haar draws (drawn independently for every cloud in the batch).
         mask: ``(..., n)`` bool, True = real point; padded points do not enter the weights and are 0 in the target.
         temperature: tau (default 1, the exact posterior).
@@ -273,12 +278,26 @@ def _bessel_ratio(kappa: torch.Tensor) -> torch.Tensor:
     return torch.special.i1e(kappa) / torch.special.i0e(kappa)
 
 
+# Taylor coefficients of coth(k) - 1/k = sum_n 2^(2n) B_2n k^(2n-1) / (2n)!  (B_2n Bernoulli numbers)
+_LANGEVIN_SERIES = (1 / 3, -1 / 45, 2 / 945, -1 / 4725, 2 / 93555, -1382 / 638512875, 4 / 18243225)
+
+
 def langevin(kappa: torch.Tensor) -> torch.Tensor:
-    """The Langevin function ``coth(k) - 1/k`` (series ``k/3 - k^3/45`` near 0, 1 at infinity)."""
-    small = kappa.abs() < 1e-3
+    """The Langevin function ``coth(k) - 1/k`` (odd; ``k/3 - k^3/45 + ...`` near 0, 1 at infinity).
+
+    ``coth(k) - 1/k`` cancels for small ``k`` (relative error ~ eps / k^2), so below a cut-off the 7-term Taylor
+    series is used instead: ``|k| < 1`` in float32 and lower precisions, ``|k| < 0.3`` in float64, where both
+    the series' truncation and the cancellation stay at a few ulps (about 3e-7 and 1e-14 relative at worst).
+    """
+    cut = 0.3 if kappa.dtype == torch.float64 else 1.0
+    small = kappa.abs() < cut
     kk = torch.where(small, torch.ones_like(kappa), kappa)
     big = 1.0 / torch.tanh(kk) - 1.0 / kk
-    return torch.where(small, kappa / 3 - kappa**3 / 45, big)
+    k2 = kappa * kappa
+    poly = torch.full_like(kappa, _LANGEVIN_SERIES[-1])
+    for c in reversed(_LANGEVIN_SERIES[:-1]):  # Horner in k^2
+        poly = poly * k2 + c
+    return torch.where(small, kappa * poly, big)
 
 
 def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
@@ -308,7 +327,10 @@ def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
     inf = torch.tensor(float("inf"), dtype=x0.dtype, device=x0.device)
     if isinstance(group, Reflection):
         ip = (x0 * xt).sum((-1, -2), keepdim=True)
-        arg = torch.where(s4**2 <= tiny * 1e6, torch.sign(a4 * ip) * inf, a4 * ip / s2)
+        # sigma = 0: the nearer of +-x0, or (a tie, a alpha <x0, x_t> = 0, e.g. x0 = 0) their mean 0; sign(0) * inf
+        # would be NaN
+        limit = torch.where(a4 * ip == 0, torch.zeros_like(ip), torch.sign(a4 * ip) * inf)
+        arg = torch.where(s4**2 <= tiny * 1e6, limit, a4 * ip / s2)
         return x0 * torch.tanh(arg)
     if isinstance(group, SO2):
         j = torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=x0.dtype, device=x0.device)
@@ -316,7 +338,8 @@ def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
         d = (xt * (x0 @ j.T)).sum((-1, -2))  # coefficient of sin(theta)
         amp = torch.sqrt(c**2 + d**2)
         phi = torch.atan2(d, c)
-        kappa = torch.where(s**2 <= tiny * 1e6, inf, a * amp / (s**2).clamp_min(tiny * 1e6))
+        kappa = a * amp / (s**2).clamp_min(tiny * 1e6)
+        kappa = torch.where((s**2 <= tiny * 1e6) & (a * amp > 0), inf, kappa)  # a * amp = 0: a tie, kappa 0
         r = torch.where(torch.isinf(kappa), torch.ones_like(kappa), _bessel_ratio(kappa.clamp_max(1e30)))
         rot = torch.stack([torch.stack([phi.cos(), -phi.sin()], -1), torch.stack([phi.sin(), phi.cos()], -1)], -2)
         return r.reshape(*r.shape, 1, 1) * (x0 @ rot.transpose(-1, -2))
@@ -325,7 +348,7 @@ def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
             raise ValueError("the SO(3) closed form covers one point (n = 1); use orbit_target for clouds")
         rho = x0.norm(dim=-1, keepdim=True)
         rt = xt.norm(dim=-1, keepdim=True)
-        kappa = torch.where(s4**2 <= tiny * 1e6, inf, a4 * rho * rt / s2)
+        kappa = torch.where((s4**2 <= tiny * 1e6) & (a4 * rho * rt > 0), inf, a4 * rho * rt / s2)
         lv = torch.where(torch.isinf(kappa), torch.ones_like(kappa), langevin(kappa.clamp_max(1e30)))
         return rho * lv * xt / rt.clamp_min(tiny)
     raise TypeError(

@@ -1,10 +1,12 @@
 """The training loop (seeded, progress bar, loss history, atomic checkpoints) and its command line.
 
     history = sv.train.fit(net, loss_fn, data, steps=2000, batch_size=256, seed=0)
+    history = sv.train.fit(..., checkpoint_path="runs/c.pt", checkpoint_every=500, resume=True)  # survives crashes
 
 Command line (2D toys; the molecule and 1D experiments have their own commands in ``symviz.experiments``):
 
     python -m symviz.train --data blob --group SO2 --mode orbit --net mlp --steps 3000 --out runs/blob.pt
+    python -m symviz.train ... --out runs/blob.pt --resume                     # continue after a crash
     python -m symviz.train --device cuda ...                                   # one GPU
     torchrun --standalone --nproc_per_node=4 -m symviz.train --device cuda ... # data parallel (symviz.distributed)
 """
@@ -12,6 +14,8 @@ Command line (2D toys; the molecule and 1D experiments have their own commands i
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import os
 import time
 from collections.abc import Callable
@@ -22,10 +26,10 @@ import torch
 
 from symviz import distributed
 from symviz._checks import check_mask, check_point_cloud, check_positive_int
-from symviz._io import atomic_write
+from symviz._io import atomic_write, check_writable
 from symviz.threads import configure_threads
 
-__all__ = ["History", "fit", "save_checkpoint", "load_checkpoint", "main"]
+__all__ = ["History", "CheckpointError", "fit", "save_checkpoint", "load_checkpoint", "state_digest", "main"]
 
 
 @dataclass
@@ -60,6 +64,8 @@ def fit(
     num_threads: int | None = None,
     device: str | torch.device | None = None,
     extras: dict[str, torch.Tensor] | None = None,
+    resume: bool = False,
+    checkpoint_meta: dict | None = None,
 ) -> History:
     """Train ``net`` on ``loss_fn(net, x0).mean()`` with Adam; returns the :class:`History`.
 
@@ -69,7 +75,18 @@ def fit(
         mask: optional ``(N, n)`` padding mask for ``data``.
         seed: seeds the batch draws, the noise and the group samples (one ``torch.Generator``).
         callback: called as ``callback(step, loss)`` every ``log_every`` steps (the live plot uses it).
-        checkpoint_path / checkpoint_every: atomic checkpoint writes during training and at the end.
+        grad_clip: clip the gradient norm to this value (a finite number > 0); default None, no clipping.
+        checkpoint_path: write a checkpoint there (atomically, with a checksum) every ``checkpoint_every`` steps
+            (default None: only at the end) and at the end. It holds everything a resume needs: model,
+            optimizer, ``scheduler``, step, history and the random states. The path is checked for
+            writability before the first step.
+        resume: continue from ``checkpoint_path`` if that file exists (default False: start afresh and
+            overwrite it). Pass the same net architecture, data, ``seed``, ``batch_size``, optimizer type and
+            scheduler as the interrupted run; then the resumed run matches an uninterrupted one exactly. A
+            checkpoint at or past ``steps`` returns its history without training; a larger ``steps`` extends
+            training. With no file there, training starts from step 0 (so one command line both starts and
+            restarts a run).
+        checkpoint_meta: plain Python values stored as the checkpoint's ``meta`` (e.g. the command line).
         num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
         device: where to train (default: the device of the net's parameters); data, noise and group samples
             are drawn there, so the same call scales from a laptop CPU to a GPU.
@@ -78,7 +95,9 @@ def fit(
 
     Under ``torchrun`` (after :func:`symviz.distributed.setup`) the net is wrapped in DistributedDataParallel:
     each rank draws ``batch_size`` samples with its own generator (``seed + rank``), gradients are averaged, the
-    logged loss is the mean over ranks, and only rank 0 writes checkpoints and shows the progress bar.
+    logged loss is the mean over ranks, and only rank 0 writes checkpoints and shows the progress bar. The
+    checkpoint stores every rank's random state; resume with the same number of processes (every rank reads the
+    checkpoint, so it must be on a filesystem they share).
     """
     data = check_point_cloud(data, "data")
     if data.dim() != 3:
@@ -87,6 +106,13 @@ def fit(
     steps = check_positive_int(steps, "steps")
     batch_size = check_positive_int(batch_size, "batch_size")
     log_every = check_positive_int(log_every, "log_every")
+    grad_clip = _check_grad_clip(grad_clip)
+    if checkpoint_every is not None:
+        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    if not isinstance(resume, bool):
+        raise TypeError(f"resume must be True or False; got {resume!r}")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs checkpoint_path=... (the checkpoint to continue from)")
     configure_threads(num_threads)
     if device is None:
         device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
@@ -100,22 +126,43 @@ def fit(
             raise ValueError(f"extras[{name!r}] must be a tensor with one row per data sample ({data.shape[0]})")
         extras[name] = v.to(device)
     ctx = distributed.current(device)
+    if checkpoint_path is not None and ctx.is_main:
+        check_writable(checkpoint_path, "checkpoint_path")  # now, not after the last step
     torch.manual_seed(seed)
     gen = torch.Generator(device=device).manual_seed(seed + ctx.rank)
+    opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
+    run_info = {"seed": int(seed), "batch_size": batch_size, "world_size": ctx.world_size}
+    run_info["data_shape"] = list(data.shape)
+    hist = History()
+    start_step, acc, cnt, seconds_before = 0, 0.0, 0, 0.0
+    if resume and Path(checkpoint_path).exists():
+        state = load_checkpoint(checkpoint_path)
+        start_step, acc, cnt = _restore(state, net, opt, scheduler, gen, ctx, run_info, checkpoint_path)
+        hist = History(**{k: state["history"][k] for k in ("step", "loss")})
+        seconds_before = float(state["history"]["seconds"])
+        if start_step >= steps:
+            hist.seconds = seconds_before
+            return hist
     model = net
     if ctx.active:
         ids = [device.index] if device.type == "cuda" else None
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)  # broadcasts rank 0's weights
-    opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
-    hist = History()
-    it = range(1, steps + 1)
+
+    def save(step):
+        ranks = distributed.gather_objects(_rank_state(gen, device, acc, cnt), ctx)  # every rank takes part
+        if ctx.is_main:
+            hist.seconds = seconds_before + time.perf_counter() - start
+            training = {"ranks": ranks, "fit": run_info}
+            save_checkpoint(checkpoint_path, net, opt, step, hist, checkpoint_meta, scheduler, training)
+
+    it = range(start_step + 1, steps + 1)
     bar = None
     if progress and ctx.is_main:
         from tqdm.auto import tqdm
 
-        bar = tqdm(it, desc=f"{getattr(loss_fn, 'mode', 'train')}", leave=False)
+        bar = tqdm(it, desc=f"{getattr(loss_fn, 'mode', 'train')}", leave=False, total=steps, initial=start_step)
         it = bar
-    start, acc, cnt = time.perf_counter(), 0.0, 0
+    start = time.perf_counter()
     for step in it:
         idx = torch.randint(0, data.shape[0], (batch_size,), generator=gen, device=device)
         kw = {name: v[idx] for name, v in extras.items()}
@@ -142,12 +189,73 @@ def fit(
             if callback is not None:
                 callback(step, mean_loss)
             acc, cnt = 0.0, 0
-        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and ctx.is_main:
-            save_checkpoint(checkpoint_path, net, opt, step=step, history=hist)
-    hist.seconds = time.perf_counter() - start
-    if checkpoint_path and ctx.is_main:
-        save_checkpoint(checkpoint_path, net, opt, step=steps, history=hist)
+        if checkpoint_path and checkpoint_every and step % checkpoint_every == 0 and step != steps:
+            save(step)
+    hist.seconds = seconds_before + time.perf_counter() - start
+    if checkpoint_path:
+        save(steps)
     return hist
+
+
+def _rank_state(gen: torch.Generator, device: torch.device, acc: float, cnt: int) -> dict:
+    """What one rank needs to resume: its batch/noise generator, torch's global RNGs, its unlogged losses."""
+    out = {"generator": gen.get_state(), "torch": torch.get_rng_state(), "acc": float(acc), "cnt": int(cnt)}
+    if device.type == "cuda":
+        out["cuda"] = torch.cuda.get_rng_state(device)
+    return out
+
+
+def _restore(state, net, opt, scheduler, gen, ctx, run_info, path) -> tuple[int, float, int]:
+    """Load a checkpoint written by :func:`fit` into the training objects; returns ``(step, acc, cnt)``."""
+    training = state.get("training")
+    if not training or state.get("optimizer") is None:
+        raise CheckpointError(
+            f"{path} has no training state (optimizer and random states), so training cannot resume exactly "
+            f"from it; it was written by save_checkpoint without them. Start afresh (resume=False / no --resume)"
+        )
+    saved = training["fit"]
+    diff = {k: (saved.get(k), v) for k, v in run_info.items() if saved.get(k) != v}
+    if diff:
+        said = ", ".join(f"{k}: checkpoint {a!r}, now {b!r}" for k, (a, b) in diff.items())
+        raise CheckpointError(
+            f"{path} was written by a different run ({said}); resume with the same settings, or start afresh"
+        )
+    if (scheduler is None) != (state.get("scheduler") is None):
+        raise CheckpointError(
+            f"{path} was written {'with' if state.get('scheduler') is not None else 'without'} a learning-rate "
+            f"scheduler; pass the same scheduler to resume"
+        )
+    net.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    if scheduler is not None:
+        scheduler.load_state_dict(state["scheduler"])
+    mine = training["ranks"][ctx.rank]
+    gen.set_state(mine["generator"])
+    torch.set_rng_state(mine["torch"])
+    if "cuda" in mine and gen.device.type == "cuda":
+        torch.cuda.set_rng_state(mine["cuda"], gen.device)
+    return int(state["step"]), float(mine["acc"]), int(mine["cnt"])
+
+
+def _check_grad_clip(grad_clip):
+    """None, or a finite max gradient norm > 0 (``clip_grad_norm_`` flips the gradient for a negative norm
+    and zeroes it for 0, so training would go uphill or stop without an error)."""
+    if grad_clip is None:
+        return None
+    if isinstance(grad_clip, bool) or not isinstance(grad_clip, (int, float)):
+        raise TypeError(f"grad_clip must be None or a positive number (a max gradient norm); got {grad_clip!r}")
+    if not (math.isfinite(grad_clip) and grad_clip > 0):
+        raise ValueError(
+            f"grad_clip must be a finite max gradient norm > 0 (e.g. 1.0), or None for no clipping; got {grad_clip}"
+        )
+    return float(grad_clip)
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be used: unreadable, changed since it was written (checksum), or from another run."""
+
+
+CHECKPOINT_FORMAT = 2
 
 
 def save_checkpoint(
@@ -157,26 +265,64 @@ def save_checkpoint(
     step: int = 0,
     history: History | None = None,
     meta: dict | None = None,
+    scheduler=None,
+    training: dict | None = None,
 ) -> Path:
-    """Write ``{model, optimizer, step, history, meta}`` atomically (temp file + ``os.replace``).
+    """Write ``{model, optimizer, scheduler, step, history, meta, training}`` atomically, with a SHA-256 checksum.
 
-    An interrupted write never leaves a half-written checkpoint at ``path``. ``meta`` must hold only plain
-    Python values (str, int, float, bool, lists, dicts) so that ``torch.load(weights_only=True)`` can read it.
+    An interrupted write never leaves a half-written checkpoint at ``path`` (temp file + ``os.replace``), and
+    :func:`load_checkpoint` detects a file changed afterwards (a flipped byte) by its ``"sha256"`` entry: the
+    hash of every tensor's bytes, dtype and shape and of every other value, in a fixed order. ``meta`` must hold
+    only plain Python values (str, int, float, bool, lists, dicts) so that ``torch.load(weights_only=True)`` can
+    read it. ``training`` is :func:`fit`'s resume state (random states per rank, run settings).
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
+        "format": CHECKPOINT_FORMAT,
         "model": net.state_dict(),
         "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        "scheduler": scheduler.state_dict() if scheduler is not None else None,
         "step": int(step),
         "history": history.as_dict() if history is not None else None,
         "meta": meta or {},
+        "training": training,
     }
+    state["sha256"] = state_digest(state)
     return atomic_write(path, lambda fh: torch.save(state, fh))
 
 
-def load_checkpoint(path, net: torch.nn.Module | None = None, optimizer=None) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)``; load it into ``net``/``optimizer`` if given."""
+def state_digest(state: dict) -> str:
+    """SHA-256 (hex) of a checkpoint dict without its ``"sha256"`` entry; independent of where tensors live."""
+    h = hashlib.sha256()
+    _feed(h, {k: v for k, v in state.items() if k != "sha256"})
+    return h.hexdigest()
+
+
+def _feed(h, obj) -> None:
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().cpu().contiguous()
+        h.update(f"T{t.dtype}{tuple(t.shape)}:".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    elif isinstance(obj, dict):
+        h.update(f"D{len(obj)}:".encode())
+        for k in sorted(obj, key=repr):
+            _feed(h, k)
+            _feed(h, obj[k])
+    elif isinstance(obj, (list, tuple)):
+        h.update(f"{type(obj).__name__}{len(obj)}:".encode())
+        for v in obj:
+            _feed(h, v)
+    else:
+        h.update(f"{type(obj).__name__}:{obj!r};".encode())
+
+
+def load_checkpoint(path, net: torch.nn.Module | None = None, optimizer=None, scheduler=None) -> dict:
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and verify its checksum; load it into
+    ``net``/``optimizer``/``scheduler`` if given. Returns the checkpoint dict.
+
+    Raises FileNotFoundError (no file) or :class:`CheckpointError` (a ValueError: truncated, corrupt, or changed
+    since it was written). Checkpoints written before checksums existed (no ``"format"`` entry) load unchecked.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
@@ -185,15 +331,23 @@ def load_checkpoint(path, net: torch.nn.Module | None = None, optimizer=None) ->
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # pickle/zip errors differ across torch versions
-        raise ValueError(
+        raise CheckpointError(
             f"{path} is not a readable symviz checkpoint (truncated or corrupt?): {err}. Delete it and retrain"
         ) from err
     if not isinstance(state, dict) or "model" not in state:
-        raise ValueError(f"{path} is not a symviz checkpoint (no 'model' entry)")
+        raise CheckpointError(f"{path} is not a symviz checkpoint (no 'model' entry)")
+    if "format" in state or "sha256" in state:
+        if state.get("sha256") != state_digest(state):
+            raise CheckpointError(
+                f"{path} failed its SHA-256 check: the file changed after it was written (disk or copy error). "
+                f"Its weights cannot be trusted; use an earlier checkpoint or retrain"
+            )
     if net is not None:
         net.load_state_dict(state["model"])
     if optimizer is not None and state.get("optimizer") is not None:
         optimizer.load_state_dict(state["optimizer"])
+    if scheduler is not None and state.get("scheduler") is not None:
+        scheduler.load_state_dict(state["scheduler"])
     return state
 
 
@@ -231,6 +385,11 @@ def _build(args):
     return net, loss_fn, data
 
 
+# the settings that define a run: --resume refuses a checkpoint written with other values
+_RUN_ARGS = ("data", "group", "mode", "net", "schedule", "num_samples", "num_data", "hidden", "batch_size", "lr")
+_RUN_ARGS += ("seed",)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m symviz.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", choices=["blob", "cloud"], default="blob")
@@ -247,12 +406,35 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--out", type=Path, required=True, help="checkpoint path (written atomically)")
+    p.add_argument("--checkpoint-every", type=int, default=500, help="also write --out every N steps (default 500)")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from --out if it exists (same settings; exactly as if never interrupted)",
+    )
     args = p.parse_args(argv)
     if args.mode != "plain" and args.group == "none":
         p.error("--mode augment/orbit needs a --group")
+    if args.checkpoint_every < 1:
+        p.error("--checkpoint-every must be >= 1")
+    try:
+        check_writable(args.out, "--out")
+    except ValueError as err:
+        p.error(str(err))
+    if args.resume and args.out.exists():
+        saved = load_checkpoint(args.out).get("meta", {})
+        changed = [a for a in _RUN_ARGS if a in saved and saved[a] != str(getattr(args, a))]
+        if changed:
+            p.error(
+                f"--resume: {args.out} was trained with different settings ("
+                + ", ".join(f"--{a.replace('_', '-')} {saved[a]} there, {getattr(args, a)} now" for a in changed)
+                + "); use the same settings or another --out"
+            )
     ctx = distributed.setup(args.device)  # joins the process group under torchrun; a no-op otherwise
     try:
+        torch.manual_seed(args.seed)  # the net's initial weights: one --seed means one run
         net, loss_fn, data = _build(args)
+        meta = {k: str(v) for k, v in vars(args).items() if k != "resume"} | {"world_size": ctx.world_size}
         hist = fit(
             net,
             loss_fn,
@@ -262,12 +444,13 @@ def main(argv=None) -> int:
             lr=args.lr,
             seed=args.seed,
             checkpoint_path=args.out,
+            checkpoint_every=args.checkpoint_every,
+            resume=args.resume,
+            checkpoint_meta=meta,
             device=ctx.device,
             progress=ctx.is_main,
         )
         if ctx.is_main:
-            meta = {k: str(v) for k, v in vars(args).items()} | {"world_size": ctx.world_size}
-            save_checkpoint(args.out, net, step=args.steps, history=hist, meta=meta)
             print(
                 f"trained {args.steps} steps on {ctx.world_size} process(es) ({ctx.device.type}) in "
                 f"{hist.seconds:.1f} s; final loss {hist.loss[-1]:.4g}; wrote {args.out}"

@@ -1,8 +1,10 @@
 """Bad input gets a clear ValueError/TypeError naming the argument and the expected shape or range."""
 
+import numpy as np
 import pytest
 import torch
 
+from symviz.covmat import cov_mat_from_rmsd
 from symviz.diffusion import VPSchedule, add_noise
 from symviz.groups import SO2, SO3, Cyclic
 from symviz.losses import DenoisingLoss
@@ -109,6 +111,25 @@ CASES = {
         "num_samples",
     ),
     "not a tensor": (lambda: orbit_target("abc", X3, 0.5, 0.5, SO3()), TypeError, "x0 must"),
+    "loss on an empty batch": (
+        lambda: DenoisingLoss(VPSchedule())(None, torch.zeros(0, 5, 3)),
+        ValueError,
+        r"x0 is empty \(shape \(0, 5, 3\)\)",
+    ),
+    "orbit loss on an empty batch": (
+        lambda: DenoisingLoss(VPSchedule(), "orbit", SO3(), num_samples=4)(None, torch.zeros(0, 5, 3)),
+        ValueError,
+        "x0 is empty",
+    ),
+    "loss on clouds of 0 points": (
+        lambda: DenoisingLoss(VPSchedule())(None, torch.zeros(2, 0, 3)),
+        ValueError,
+        "n >= 1 points",
+    ),
+    "group sample k < 0": (lambda: SO3().sample(-2), ValueError, "must be >= 0; got -2"),
+    "group sample k not an int": (lambda: Cyclic(3).sample(1.5), TypeError, "integer >= 0"),
+    "rmsd with Inf": (lambda: cov_mat_from_rmsd(np.array([[np.inf, 0.3]])), ValueError, "finite.*1 entry"),
+    "rmsd with -Inf": (lambda: cov_mat_from_rmsd(np.array([[0.2, -np.inf]])), ValueError, "finite"),
 }
 
 

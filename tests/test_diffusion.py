@@ -85,3 +85,36 @@ def test_ddim_progress_and_custom_times(gen):
     assert x.shape == (10, 1, 1) and torch.isfinite(x).all()
     with pytest.raises(ValueError, match="decreasing"):
         ddim_sample(net, (10, 1, 1), sched, times=torch.tensor([0.0, 1.0]))
+
+
+def test_center_of_an_all_padding_cloud_is_zero_not_nan():
+    x = torch.tensor([[[1.0, 2.0], [3.0, 5.0]], [[7.0, 7.0], [1.0, 1.0]]], dtype=F64)
+    mask = torch.tensor([[True, True], [False, False]])
+    out = center(x, mask)
+    assert torch.isfinite(out).all()
+    assert torch.equal(out[1], torch.zeros(2, 2, dtype=F64))  # nothing real: nothing left
+    assert torch.equal(out[0], torch.tensor([[-1.0, -1.5], [1.0, 1.5]], dtype=F64))  # by hand
+
+
+def _sigma_reference(kind: str, t: float) -> float:
+    """sigma_t = sqrt(1 - alpha_t^2) in float64 from the definitions (accurate to ~1e-7 relative for t >= 1e-7)."""
+    if kind == "cosine":
+        s = 0.008
+        alpha = math.cos(0.5 * math.pi * (t + s) / (1 + s)) / math.cos(0.5 * math.pi * s / (1 + s))
+    else:
+        alpha = math.exp(-0.5 * (0.1 * t + 0.5 * 19.9 * t * t))
+    return math.sqrt(1 - alpha * alpha)
+
+
+@pytest.mark.parametrize("kind", ["cosine", "linear"])
+def test_sigma_is_accurate_in_float32_at_small_t(kind):
+    """The float32 sigma used to cancel in sqrt(1 - alpha^2): sigma(1e-6) was 0 and sigma(1e-5) 4 % off."""
+    t32 = torch.cat([torch.logspace(-7, 0, 57), torch.tensor([0.3, 0.77, 0.999])]).float()
+    got = VPSchedule(kind).sigma(t32)
+    want = torch.tensor([_sigma_reference(kind, float(t)) for t in t32], dtype=F64)
+    rel = ((got.double() - want).abs() / want).max()
+    assert rel < 2e-6, f"largest relative error {float(rel):.2e}"
+    got64 = VPSchedule(kind).sigma(t32.double())
+    assert ((got64 - want).abs() / want).max() < 1e-6
+    a, s = VPSchedule(kind).alpha_sigma(t32.double())
+    assert torch.allclose(a**2 + s**2, torch.ones_like(a), atol=1e-13)

@@ -67,6 +67,36 @@ def _rank_main(rank: int, world: int, port: int, folder: str, steps: int) -> Non
         distributed.teardown()
 
 
+def _resume_main(rank: int, world: int, port: int, folder: str) -> None:
+    """Each rank: 4 steps straight, then 2 steps + resume to 4 (every rank restores its own random state)."""
+    torch.set_num_threads(1)
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    try:
+        out = {}
+        for name, plan in (("straight", [4]), ("resumed", [2, 4])):
+            for steps in plan:
+                net, loss, data = _setup()
+                ckpt = os.path.join(folder, f"{name}.pt")
+                hist = train.fit(net, loss, data, steps=steps, batch_size=BATCH, seed=SEED, progress=False,
+                                 log_every=1, checkpoint_path=ckpt, resume=True)  # fmt: skip
+            out[name] = {"state": net.state_dict(), "loss": hist.loss}
+        torch.save(out, os.path.join(folder, f"resume_rank{rank}.pt"))
+    finally:
+        distributed.teardown()
+
+
+def test_ddp_resume_matches_an_uninterrupted_run(tmp_path):
+    mp.spawn(_resume_main, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    for r in (0, 1):
+        got = torch.load(tmp_path / f"resume_rank{r}.pt", weights_only=True)
+        assert got["straight"]["loss"] == got["resumed"]["loss"]
+        for k, v in got["straight"]["state"].items():
+            assert torch.equal(v, got["resumed"]["state"][k]), k
+    ranks = train.load_checkpoint(tmp_path / "resumed.pt")["training"]["ranks"]
+    assert len(ranks) == 2 and not torch.equal(ranks[0]["generator"], ranks[1]["generator"])
+
+
 def _rank_gradient(net, loss_fn, data, rank: int) -> tuple[list[torch.Tensor], float]:
     """The gradient one rank computes in its first step of fit (its generator: SEED + rank)."""
     gen = torch.Generator().manual_seed(SEED + rank)

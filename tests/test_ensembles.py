@@ -125,3 +125,34 @@ def test_shipped_offline_set_if_present():
     splits = {s: {e.source_index for e in load_offline_ensembles(split=s)} for s in ("train", "val", "test")}
     assert not (splits["train"] & splits["test"]) and not (splits["val"] & splits["test"])
     assert not (splits["train"] & splits["val"])
+
+
+def test_corrupt_file_without_verification_raises_data_file_error(written):
+    """verify=False skips the SHA-256 check; a damaged byte must still give DataFileError (zlib.error and
+    NotImplementedError used to leak), or, where the byte is unused, the very same ensembles."""
+    path, _, _ = written
+    raw = path.read_bytes()
+    good = load_offline_ensembles(path, split=None)
+    raised = 0
+    for pos in range(0, len(raw), 3):
+        data = bytearray(raw)
+        data[pos] ^= 0xFF
+        path.write_bytes(bytes(data))
+        readers = (lambda: load_offline_ensembles(path, split=None, verify=False), lambda: read_npz_meta(path, False))
+        for read in readers:
+            try:
+                got = read()
+            except DataFileError:
+                raised += 1
+                continue
+            if isinstance(got, list):
+                assert len(got) == len(good) and all(np.array_equal(a.pos, b.pos) for a, b in zip(got, good)), pos
+    assert raised > 0
+
+
+@pytest.mark.parametrize("content", ["", "\n", "not-a-hash  set.npz\n", "abc"])
+def test_empty_or_garbled_checksum_file(written, content):
+    path, _, _ = written
+    (path.parent / "set.sha256").write_text(content)
+    with pytest.raises(DataFileError, match="not a SHA-256 checksum file"):
+        load_offline_ensembles(path)

@@ -232,3 +232,28 @@ def test_take_selects_validated_per_cloud_groups_without_rebuilding():
     assert torch.equal(taken.act(g, x[:, None]), rebuilt.act(h, x[:, None]))
     with pytest.raises(TypeError, match="batched"):
         Permutations(perms[0]).take(idx)
+
+
+@pytest.mark.parametrize("G", [*MATRIX_GROUPS, Permutations(torch.tensor([[0, 1, 2], [1, 2, 0], [2, 0, 1]]))], ids=repr)
+def test_sample_rejects_bad_counts_and_accepts_zero(G):
+    with pytest.raises(ValueError, match=r"k \(the number of group elements\) must be >= 0; got -1"):
+        G.sample(-1)
+    for bad in (2.5, 2.0, "3", True, None):
+        with pytest.raises(TypeError, match="must be an integer >= 0"):
+            G.sample(bad)
+    assert G.sample(0).shape[0] == 0
+    assert G.sample(torch.tensor(3)).shape[0] == 3  # 0-d integer tensors are integers
+
+
+@pytest.mark.parametrize("G", MATRIX_GROUPS, ids=repr)
+def test_matrix_action_promotes_integer_clouds(G, gen):
+    """An integer cloud must not round the rotation matrices to integers (which gave zeros)."""
+    x_int = torch.randint(-5, 6, (3, 4, G.dim), generator=gen)
+    g = G.sample(3, generator=gen, dtype=torch.float64)
+    got = G.act(g, x_int)
+    want = torch.einsum("bij,bnj->bni", g, x_int.double())  # R x_i, computed independently in float64
+    assert got.dtype == torch.float64
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    # with integer elements as well (e.g. Reflection as +-1 matrices), the default float dtype is used
+    assert G.act(G.identity(1, dtype=torch.int64)[0], x_int).dtype == torch.get_default_dtype()
+    assert torch.equal(G.act(G.identity(1, dtype=torch.int64)[0], x_int), x_int.to(torch.get_default_dtype()))

@@ -104,3 +104,59 @@ def test_theorem_1_orbit_reduces_gradient_variance():
         torch.Generator().manual_seed(1),
     )
     assert (orb < aug).all(), (orb, aug)
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_equivariance_checker_reports_non_finite_outputs(bad, gen):
+    """A function that returns NaN/Inf must not pass: the error is NaN, so ``err < tol`` is False."""
+    x = center(torch.randn(2, 5, 3, generator=gen, dtype=torch.float64))
+    calls = []
+
+    def broken_after_first_call(y):  # f(x) is fine, f(g.x) is not
+        calls.append(1)
+        return y if len(calls) == 1 else torch.full_like(y, bad)
+
+    def broken_everywhere(y):
+        return torch.full_like(y, bad)
+
+    for f in (broken_after_first_call, broken_everywhere):
+        err = equivariance_error(f, x, SO3(), generator=gen)
+        assert math.isnan(err)
+        assert not err < tolerance(torch.float64)
+    # an invariant check as well
+    assert math.isnan(equivariance_error(lambda y: y.sum() * bad, x, SO3(), invariant=True, generator=gen))
+
+
+def test_gradient_variance_uses_the_losss_own_form_and_net_kwargs():
+    """loss_type="norm" and node features: the variance is that of the loss actually trained (it used to be the
+    squared loss, and no keyword reached the net). Brute force: autograd per sample with the norm loss by hand."""
+    from symviz.nets import EGNN
+
+    torch.manual_seed(0)
+    net = EGNN(node_dim=3, hidden=8, layers=2).double()
+    n_data, n, m = 32, 5, 12
+    gen = torch.Generator().manual_seed(0)
+    mask = torch.ones(n_data, n, dtype=torch.bool)
+    mask[::3, -2:] = False  # some padded clouds
+    data = center(torch.randn(n_data, n, 3, generator=gen, dtype=torch.float64), mask)
+    atoms = torch.nn.functional.one_hot(torch.randint(0, 3, (n_data, n), generator=gen), 3).double()
+    loss = DenoisingLoss(VPSchedule(), "orbit", SO3(), num_samples=6, loss_type="norm", weighting="snr")
+    gv = gradient_variance(loss, net, data, [0.4], num_samples=m, generator=torch.Generator().manual_seed(5),
+                           mask=mask, net_kwargs={"node_attr": atoms})  # fmt: skip
+    g2 = torch.Generator().manual_seed(5)
+    idx = torch.randint(0, n_data, (m,), generator=g2)
+    batch = loss.sample(data[idx], t=torch.full((m,), 0.4, dtype=torch.float64), generator=g2, mask=mask[idx])
+    grads = []
+    for i in range(m):
+        net.zero_grad()
+        mk = mask[idx][i : i + 1]
+        pred = net(batch.xt[i : i + 1], batch.t[i : i + 1], mask=mk, node_attr=atoms[idx][i : i + 1])
+        dist = ((pred - batch.target[i : i + 1]) ** 2).sum(-1).add(1e-12).sqrt()  # per point, not squared
+        value = batch.weight[i] * (dist * mk).sum() / mk.sum()
+        value.backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in net.parameters() if p.grad is not None]))
+    g = torch.stack(grads)
+    ref = ((g - g.mean(0)) ** 2).sum() / (m - 1)
+    assert torch.allclose(gv[0], ref, rtol=1e-8), (float(gv[0]), float(ref))
+    with pytest.raises(ValueError, match="net_kwargs"):
+        gradient_variance(loss, net, data, [0.4], num_samples=4, mask=mask, net_kwargs={"node_attr": atoms[:3]})

@@ -173,3 +173,50 @@ def test_parallel_jobs_give_the_same_numbers():
     assert serial["curves"] == parallel["curves"] and parallel["versions"]["jobs"] == 2
     with pytest.raises(ValueError, match="jobs"):
         toy1d.run(jobs=0, **kw)
+
+
+def test_train_one_resumes_exactly_after_a_crash(tmp_path, monkeypatch):
+    """40 steps straight vs a crash at step 33 (checkpoints at 15, 30) + resume: the same weights and numbers."""
+    kw = {"steps": 40, "val_every": 10, "log_every": 4, "eval_samples": 1000, "checkpoint_every": 15}
+    straight = toy1d.train_one("aug", 0, checkpoint_path=tmp_path / "a.pt", **kw)
+    real, calls = toy1d._batch, []
+
+    def crash_at_33(*a, **k):
+        calls.append(1)
+        if len(calls) == 33:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(toy1d, "_batch", crash_at_33)
+    with pytest.raises(KeyboardInterrupt):
+        toy1d.train_one("aug", 0, checkpoint_path=tmp_path / "b.pt", **kw)
+    monkeypatch.setattr(toy1d, "_batch", real)
+    torch.manual_seed(123)  # whatever the global stream holds now, the resume restores it
+    resumed = toy1d.train_one("aug", 0, checkpoint_path=tmp_path / "b.pt", resume=True, **kw)
+    for k, v in straight["state_dict"].items():
+        assert torch.equal(v, resumed["state_dict"][k]), k
+    for k in ("mad", "w2", "best_step", "best_val_error", "loss_last_half", "curve"):
+        assert straight[k] == resumed[k], k
+    with pytest.raises(Exception, match="another run"):
+        toy1d.train_one("orbdiff", 0, checkpoint_path=tmp_path / "b.pt", resume=True, **kw)
+    with pytest.raises(Exception, match="past steps=20"):
+        toy1d.train_one("aug", 0, checkpoint_path=tmp_path / "b.pt", resume=True, **(kw | {"steps": 20}))
+
+
+def test_run_resume_reads_finished_pairs_and_cleans_up(tmp_path, monkeypatch):
+    out = tmp_path / "toy1d.json"
+    args = ["--steps", "30", "--seeds", "0", "--variants", "orbdiff", "equinet", "--eval-samples", "1000"]
+    assert toy1d.main([*args, "--out", str(out), "--keep-checkpoints"]) == 0
+    first = json.loads(out.read_text())
+    folder = tmp_path / "toy1d_checkpoints"
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "equinet_seed0.json", "equinet_seed0.pt", "orbdiff_seed0.json", "orbdiff_seed0.pt"]  # fmt: skip
+
+    def no_training(*a, **k):
+        raise AssertionError("a finished (variant, seed) must not be trained again")
+
+    monkeypatch.setattr(toy1d, "train_one", no_training)
+    assert toy1d.main([*args, "--out", str(out), "--resume"]) == 0
+    again = json.loads(out.read_text())
+    assert again["per_seed"] == first["per_seed"] and again["curves"] == first["curves"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toy1d.json", "toy1d.md"]  # checkpoints removed

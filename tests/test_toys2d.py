@@ -73,3 +73,36 @@ def test_tiny_run_writes_json(tmp_path):
     assert "NaN" not in out.read_text()  # strict JSON: the blob's mirror metric is null
     assert (tmp_path / "toys2d.md").read_text().count("| blob-C6 |") == 4
     assert sorted(p.name for p in tmp_path.iterdir()) == ["toys2d.json", "toys2d.md"]
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """train_one with checkpoints: a crash at step 9 (last checkpoint 8) + resume ends where 12 straight steps do."""
+    kw = {"steps": 12, "seed": 0, "batch_size": 32, "checkpoint_every": 4}
+    monkeypatch.setattr(toys2d, "evaluate", lambda net, setting: {k: 0.0 for k in ("sw", "sym", "equi", "mirror",
+                        "nonfinite")} | {"samples": torch.zeros(1, 1, 2)})  # fmt: skip
+    straight = toys2d.train_one("blob-SO2", "mlp-orbit", checkpoint_path=tmp_path / "a.pt", **kw)
+
+    def crash(step, loss):
+        if step == 9:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        toys2d.train_one("blob-SO2", "mlp-orbit", checkpoint_path=tmp_path / "b.pt", callback=crash, **kw)
+    resumed = toys2d.train_one("blob-SO2", "mlp-orbit", checkpoint_path=tmp_path / "b.pt", resume=True, **kw)
+    for a, b in zip(straight["net"].state_dict().values(), resumed["net"].state_dict().values()):
+        assert torch.equal(a, b)
+    assert straight["history"]["loss"] == resumed["history"]["loss"]
+
+
+def test_command_line_resume_and_checkpoint_folder(tmp_path):
+    out = tmp_path / "toys2d.json"
+    args = ["--steps", "4", "--seeds", "0", "--settings", "blob-C6", "--out", str(out), "--checkpoint-every", "2"]
+    assert toys2d.main([*args, "--keep-checkpoints"]) == 0
+    names = sorted(p.name for p in (tmp_path / "toys2d_checkpoints").iterdir())
+    assert names == [toys2d.checkpoint_name("blob-C6", m, 0) for m in ("mlp-augment", "mlp-orbit", "mlp-plain")]
+    first = json.loads(out.read_text())
+    assert toys2d.main([*args, "--resume"]) == 0  # everything finished: evaluated again, not retrained
+    again = json.loads(out.read_text())
+    assert [r["sw"] for r in again["per_seed"]] == [r["sw"] for r in first["per_seed"]]
+    assert again["curves"] == first["curves"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["toys2d.json", "toys2d.md"]

@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -191,7 +193,13 @@ def _verify(path: Path) -> None:
     sha = path.with_name(path.stem + ".sha256")
     if not sha.exists():
         raise DataFileError(f"{sha}: checksum file missing next to {path.name}; restore it from git or rebuild.")
-    expected = sha.read_text().split()[0].strip().lower()
+    fields = sha.read_text(errors="replace").split()
+    expected = fields[0].strip().lower() if fields else ""
+    if not re.fullmatch(r"[0-9a-f]{64}", expected):
+        raise DataFileError(
+            f"{sha}: not a SHA-256 checksum file ({'empty' if not fields else f'first field {fields[0][:80]!r}'}; "
+            f"expected '<64 hex digits>  {path.name}'). Restore it from git or rebuild with:\n  {REBUILD_COMMAND}"
+        )
     actual = sha256_file(path)
     if actual != expected:
         raise DataFileError(
@@ -201,11 +209,23 @@ def _verify(path: Path) -> None:
         )
 
 
-def _open(path: Path):
+# What a damaged npz raises from numpy/zipfile/zlib (a flipped byte: a bad deflate block is zlib.error, a bad
+# header can be NotImplementedError "zip file version"; a missing member is KeyError).
+_UNREADABLE = (zipfile.BadZipFile, zlib.error, OSError, ValueError, EOFError, NotImplementedError, KeyError)
+
+
+def _read_arrays(path: Path, keys=None) -> dict:
+    """All (or the named) arrays of the npz, or :class:`DataFileError` for a missing, truncated or corrupt file."""
+    if not path.exists():
+        _verify(path)  # raises the "not found" message with the rebuild command
     try:
-        return np.load(path, allow_pickle=False)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise DataFileError(f"{path}: not a readable npz ({exc}); rebuild with:\n  {REBUILD_COMMAND}") from exc
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in (f.files if keys is None else keys)}
+    except _UNREADABLE as exc:
+        raise DataFileError(
+            f"{path}: not a readable ensembles npz (truncated or corrupt: {type(exc).__name__}: {exc}); restore it "
+            f"or rebuild with:\n  {REBUILD_COMMAND}"
+        ) from exc
 
 
 def read_npz_meta(path=None, verify: bool = True) -> dict:
@@ -213,8 +233,11 @@ def read_npz_meta(path=None, verify: bool = True) -> dict:
     path = Path(path) if path is not None else DEFAULT_PATH
     if verify:
         _verify(path)
-    with _open(path) as f:
-        return json.loads(str(f["meta"]))
+    meta = _read_arrays(path, ["meta"])["meta"]
+    try:
+        return json.loads(str(meta))
+    except ValueError as exc:
+        raise DataFileError(f"{path}: its 'meta' entry is not JSON ({exc}); rebuild it") from exc
 
 
 def load_offline_ensembles(path=None, split: str | None = "test", verify: bool = True) -> list[MoleculeEnsemble]:
@@ -228,15 +251,30 @@ def load_offline_ensembles(path=None, split: str | None = "test", verify: bool =
     path = Path(path) if path is not None else DEFAULT_PATH
     if verify:
         _verify(path)
-    with _open(path) as f:
-        try:
-            d = {k: f[k] for k in f.files}
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise DataFileError(f"{path}: truncated or corrupt npz member ({exc}); rebuild it.") from exc
+    d = _read_arrays(path)
+    try:
+        return _ensembles_from_arrays(d, split)
+    except (KeyError, ValueError, IndexError, TypeError) as exc:  # members missing or of inconsistent sizes
+        raise DataFileError(
+            f"{path}: the arrays do not form an ensembles file ({type(exc).__name__}: {exc}); rebuild with:\n"
+            f"  {REBUILD_COMMAND}"
+        ) from exc
+
+
+def _ensembles_from_arrays(d: dict, split: str | None) -> list[MoleculeEnsemble]:
     meta = json.loads(str(d["meta"]))
+    n_mol = len(d["smiles"])
+    for key in ("n_atoms", "n_confs", "lowest_energy_hartree", "source_index", "split"):
+        if len(d[key]) != n_mol:
+            raise ValueError(f"'{key}' has {len(d[key])} entries for {n_mol} molecules")
     a_off = np.concatenate([[0], np.cumsum(d["n_atoms"])])
     c_off = np.concatenate([[0], np.cumsum(d["n_confs"])])
     p_off = np.concatenate([[0], np.cumsum(d["n_atoms"].astype(np.int64) * d["n_confs"])])
+    sizes = (len(d["z"]), len(d["weights"]), len(d["energies"]), len(d["pos"]))
+    if sizes != (a_off[-1], c_off[-1], c_off[-1], p_off[-1]):
+        raise ValueError(
+            f"the atom and conformer counts do not match the array lengths (z, weights, energies, pos) {sizes}"
+        )
     out = []
     for m in range(len(d["smiles"])):
         if split is not None and d["split"][m] != split:

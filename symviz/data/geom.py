@@ -13,7 +13,9 @@ Rules followed: paths come from the summary's ``pickle_path`` (never rebuilt fro
 sorted by ``boltzmannweight`` (GEOM does not sort them) and the top ``top_k`` kept; conformers that reacted
 during CREST are dropped with TD's rule (canonical non-isomeric SMILES of the H-stripped conformer ≠ that of
 the key
-SMILES); ``split.npy`` indexes the **sorted** list of ``<partition>/*.pickle`` paths.
+SMILES); an ``rd_mol`` without coordinates is skipped and counted; every kept conformer is renumbered onto the
+atom order of the top conformer by matching the molecular graph (elements and bonds, never the element sequence
+alone); ``split.npy`` indexes the **sorted** list of ``<partition>/*.pickle`` paths.
 """
 
 from __future__ import annotations
@@ -23,18 +25,20 @@ import json
 import pickle
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
 __all__ = [
     "PickleNotAllowedError",
+    "GeomFormatError",
     "GeomMolecule",
     "GeomRdkitFolder",
     "TorsionalDiffusionSplit",
     "TDTestSet",
     "geom_to_npz",
     "canonical_graph_smiles",
+    "atom_map",
 ]
 
 _PICKLE_MSG = (
@@ -48,11 +52,64 @@ class PickleNotAllowedError(PermissionError):
     """Raised when a pickle would be loaded without ``allow_pickle=True``."""
 
 
+class GeomFormatError(ValueError):
+    """A GEOM file or summary entry does not have the expected layout (names the file and what was wrong)."""
+
+
+def _check_allow_pickle(allow_pickle) -> bool:
+    """Only a real bool opts in: ``allow_pickle="no"`` (a non-empty string, truthy) must not unpickle."""
+    if not isinstance(allow_pickle, bool):
+        raise TypeError(
+            f"allow_pickle must be True or False; got {allow_pickle!r} ({type(allow_pickle).__name__}). Unpickling "
+            f"can run arbitrary code, so only the bool True opts in"
+        )
+    return allow_pickle
+
+
 def _load_pickle(path: Path, allow_pickle: bool, what: str):
-    if not allow_pickle:
+    if not _check_allow_pickle(allow_pickle):
         raise PickleNotAllowedError(_PICKLE_MSG.format(what=str(path) if what is None else what))
     with open(path, "rb") as fh:
         return pickle.load(fh)  # noqa: S301 - explicit opt-in above
+
+
+def _bond_set(mol) -> set:
+    return {tuple(sorted((b.GetBeginAtomIdx(), b.GetEndAtomIdx()))) for b in mol.GetBonds()}
+
+
+def _skeleton(mol):
+    """A copy with every bond single and nothing aromatic: graph matching by elements and connectivity only, so
+    two Kekulé forms of one conformer's bonds still match."""
+    from rdkit import Chem
+
+    rw = Chem.RWMol(mol)
+    rw.RemoveAllConformers()
+    for b in rw.GetBonds():
+        b.SetBondType(Chem.BondType.SINGLE)
+        b.SetIsAromatic(False)
+    for a in rw.GetAtoms():
+        a.SetIsAromatic(False)
+        a.SetNoImplicit(True)
+    out = rw.GetMol()
+    out.UpdatePropertyCache(strict=False)
+    return out
+
+
+def atom_map(ref, mol) -> list[int] | None:
+    """Indices ``m`` with ``mol`` atom ``m[i]`` playing the role of ``ref`` atom ``i``, or None.
+
+    Matches the molecular graphs (atomic numbers, formal charges and bonds, explicit hydrogens included): the
+    identity when it already is a graph isomorphism, else an RDKit substructure match of the same size. None
+    when the graphs differ (different atom or bond count, or no isomorphism).
+    """
+    n = ref.GetNumAtoms()
+    if mol.GetNumAtoms() != n or mol.GetNumBonds() != ref.GetNumBonds():
+        return None
+    key = [(a.GetAtomicNum(), a.GetFormalCharge()) for a in ref.GetAtoms()]
+    if key == [(a.GetAtomicNum(), a.GetFormalCharge()) for a in mol.GetAtoms()] and _bond_set(ref) == _bond_set(mol):
+        return list(range(n))
+    match = _skeleton(mol).GetSubstructMatch(_skeleton(ref))
+    return list(match) if len(match) == n else None
 
 
 def canonical_graph_smiles(mol_or_smiles) -> str | None:
@@ -89,24 +146,26 @@ class GeomMolecule:
     def to_ensemble(self, split: str = ""):
         """:class:`~symviz.data.ensembles.MoleculeEnsemble` in the atom order of the first conformer.
 
-        Weights are renormalised over the kept conformers; energies are relative to the kept minimum
-        (kcal/mol).
+        Each conformer's positions are mapped onto the first conformer's atoms by graph matching
+        (:func:`atom_map`), so a conformer stored in another atom order, even one with the same element
+        sequence, lands on the right atoms. Conformers whose graph does not match or that have no coordinates
+        are left out. Weights are renormalised over the kept conformers; energies are relative to the kept
+        minimum (kcal/mol). Raises :class:`GeomFormatError` when no conformer has coordinates.
         """
         from symviz.data.conformer_pipeline import mapped_smiles
         from symviz.data.ensembles import MoleculeEnsemble
 
-        ref = self.mols[0]
+        with_coords = [i for i, m in enumerate(self.mols) if m.GetNumConformers() > 0]
+        if not with_coords:
+            raise GeomFormatError(f"{self.smiles}: none of its {len(self.mols)} rd_mol(s) has coordinates")
+        ref = self.mols[with_coords[0]]
         z = np.array([a.GetAtomicNum() for a in ref.GetAtoms()])
         pos, keep = [], []
-        for i, m in enumerate(self.mols):
-            if [a.GetAtomicNum() for a in m.GetAtoms()] == z.tolist():
-                pos.append(m.GetConformer().GetPositions())
+        for i in with_coords:
+            match = atom_map(ref, self.mols[i])
+            if match is not None:
+                pos.append(self.mols[i].GetConformer().GetPositions()[match])
                 keep.append(i)
-            else:  # different atom order: map onto the first conformer's graph
-                match = m.GetSubstructMatch(ref)
-                if len(match) == len(z):
-                    pos.append(m.GetConformer().GetPositions()[list(match)])
-                    keep.append(i)
         w = self.weights[keep] / self.weights[keep].sum()
         e = self.relative_energies[keep] - self.relative_energies[keep].min()
         return MoleculeEnsemble(
@@ -124,14 +183,16 @@ class GeomRdkitFolder:
     """GEOM ``rdkit_folder`` reader: ``GeomRdkitFolder(root, partition="qm9", allow_pickle=False, top_k=30)``.
 
     The summary JSON is read at construction (safe). :meth:`load` / iteration unpickle and therefore need
-    ``allow_pickle=True``. ``stats`` counts ``missing_pickle``, ``reacted_conformers``, ``no_conformers``,
-    ``unreadable_pickle``, ``molecules_loaded`` and ``conformers_kept``.
+    ``allow_pickle=True`` (the bool; anything else is a TypeError). ``stats`` counts ``missing_pickle``,
+    ``reacted_conformers``, ``conformers_without_coordinates`` (an ``rd_mol`` with no conformer),
+    ``unmapped_conformers`` (graph does not match the top conformer's), ``no_conformers``, ``unreadable_pickle``,
+    ``molecules_loaded`` and ``conformers_kept``.
     """
 
     def __init__(self, root, partition: str = "qm9", allow_pickle: bool = False, top_k: int | None = 30):
         self.root = Path(root)
         self.partition = partition
-        self.allow_pickle = bool(allow_pickle)
+        self.allow_pickle = _check_allow_pickle(allow_pickle)
         self.top_k = top_k
         if not self.root.is_dir():
             raise FileNotFoundError(f"root: GEOM rdkit_folder {self.root} does not exist")
@@ -160,9 +221,16 @@ class GeomRdkitFolder:
         entry = self.summary.get(smiles)
         if entry is None:
             raise KeyError(f"smiles: {smiles!r} is not in summary_{self.partition}.json")
-        if "pickle_path" not in entry:
+        if not isinstance(entry, dict) or "pickle_path" not in entry:
             raise KeyError(f"summary entry for {smiles!r} has no 'pickle_path'")
-        return self.root / entry["pickle_path"]
+        rel = entry["pickle_path"]
+        parts = PurePath(rel).parts if isinstance(rel, str) else ()
+        if not parts or PurePath(rel).is_absolute() or ".." in parts:
+            raise GeomFormatError(
+                f"summary_{self.partition}.json: the pickle_path of {smiles!r} is {rel!r}; it must be a relative "
+                f"path inside {self.root} (like '{self.partition}/<name>.pickle'), never absolute or with '..'"
+            )
+        return self.root / rel
 
     def load(self, smiles: str) -> GeomMolecule | None:
         """Load one molecule by its summary key; None (and a counted skip) if its pickle is missing."""
@@ -173,7 +241,12 @@ class GeomRdkitFolder:
         return self.load_path(path, smiles)
 
     def load_path(self, path, smiles: str | None = None) -> GeomMolecule | None:
-        """Load a pickle file directly (e.g. from :class:`TorsionalDiffusionSplit`)."""
+        """Load a pickle file directly (e.g. from :class:`TorsionalDiffusionSplit`).
+
+        Returns None (and counts why in ``stats``) for an unreadable pickle or one without usable conformers.
+        Raises :class:`GeomFormatError` naming the file when it is not a GEOM molecule dict.
+        """
+        _check_allow_pickle(self.allow_pickle)
         try:
             data = _load_pickle(Path(path), self.allow_pickle, f"GEOM file {path}")
         except PickleNotAllowedError:
@@ -181,20 +254,45 @@ class GeomRdkitFolder:
         except Exception:
             self.stats["unreadable_pickle"] += 1
             return None
+        if not isinstance(data, dict):
+            raise GeomFormatError(
+                f"{path}: expected a GEOM molecule dict with 'smiles' and 'conformers'; the pickle holds a "
+                f"{type(data).__name__}. Is this a GEOM rdkit_folder file?"
+            )
+        conformers = data.get("conformers", [])
+        if not isinstance(conformers, (list, tuple)) or not all(isinstance(c, dict) for c in conformers):
+            raise GeomFormatError(f"{path}: 'conformers' must be a list of dicts (each with an 'rd_mol')")
         key = smiles or data.get("smiles")
         ref = canonical_graph_smiles(key) if key else None
-        confs, reacted = [], 0
-        for c in data.get("conformers", []):
+        confs, reacted, empty = [], 0, 0
+        for c in conformers:
             mol = c.get("rd_mol")
+            if mol is not None and hasattr(mol, "GetNumConformers") and mol.GetNumConformers() == 0:
+                empty += 1  # RDKit would fail later with "Bad Conformer Id"
+                continue
             if mol is None or ref is None or canonical_graph_smiles(mol) != ref:
                 reacted += 1
                 continue
             confs.append(c)
         self.stats["reacted_conformers"] += reacted
+        self.stats["conformers_without_coordinates"] += empty
+        confs.sort(key=lambda c: -float(c.get("boltzmannweight", 0.0)))
+        if confs:  # one atom order for all: the top conformer's, matched by graph
+            from rdkit import Chem
+
+            top, mapped = confs[0]["rd_mol"], []
+            for c in confs:
+                match = atom_map(top, c["rd_mol"])
+                if match is None:
+                    self.stats["unmapped_conformers"] += 1
+                    continue
+                if match != list(range(len(match))):
+                    c = {**c, "rd_mol": Chem.RenumberAtoms(c["rd_mol"], match)}
+                mapped.append(c)
+            confs = mapped
         if not confs:
             self.stats["no_conformers"] += 1
             return None
-        confs.sort(key=lambda c: -float(c.get("boltzmannweight", 0.0)))
         if self.top_k is not None:
             confs = confs[: self.top_k]
         self.stats["molecules_loaded"] += 1
@@ -226,6 +324,7 @@ class TorsionalDiffusionSplit:
     NAMES = ("train", "val", "test")
 
     def __init__(self, path, allow_pickle: bool = False):
+        _check_allow_pickle(allow_pickle)
         self.path = Path(path)
         if not self.path.exists():
             raise FileNotFoundError(f"{self.path}: split file not found")
@@ -265,6 +364,11 @@ class TDTestSet:
                     continue
                 self.rows.append((row[0], int(row[1]), row[2] if len(row) > 2 else row[0]))
         self.mols: dict = _load_pickle(Path(mols_pkl), allow_pickle, f"TD test set {mols_pkl}")
+        if not isinstance(self.mols, dict):
+            raise GeomFormatError(
+                f"{mols_pkl}: expected a dict {{smiles: [Mol, ...]}} (TD's test_mols.pkl); the pickle holds a "
+                f"{type(self.mols).__name__}"
+            )
         self.stats: Counter = Counter()
 
     def __len__(self) -> int:

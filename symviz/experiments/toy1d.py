@@ -3,6 +3,14 @@
     python -m symviz.experiments.toy1d --jobs 2          # full table: 3 variants x seeds 0 1 2 x 100k steps
     python -m symviz.experiments.toy1d --render data/results/toy1d.json   # rewrite the .md from stored JSON
     python -m symviz.experiments.toy1d --quick           # the same code path with 3000 steps (a smoke run)
+    python -m symviz.experiments.toy1d --jobs 2 --resume # after a crash: finish the interrupted table
+
+What resumes (``--resume``): every (variant, seed) run writes a checkpoint every ``--checkpoint-every`` steps
+(default 5000) into ``--checkpoint-dir`` (default: next to the output, ``<out stem>_checkpoints/``): network,
+optimizer, step-size schedule, step, loss and validation curves, the best checkpoint so far, and the random
+stream. A resumed run continues from there and ends exactly where an uninterrupted one would. A finished run
+leaves its numbers there (``<variant>_seed<seed>.json``), which a resume reads instead of training and
+evaluating again. The folder's files are deleted once the table is written, unless ``--keep-checkpoints``.
 
 Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
 
@@ -40,7 +48,7 @@ from torch import nn
 
 import symviz as sv
 from symviz._checks import check_positive_int
-from symviz._io import atomic_write_text
+from symviz._io import atomic_write_text, check_writable
 
 __all__ = [
     "VARIANTS",
@@ -62,6 +70,9 @@ __all__ = [
     "acceptance",
     "write_json_atomic",
     "markdown_table",
+    "add_checkpoint_arguments",
+    "checkpoint_dir_of",
+    "remove_checkpoints",
     "main",
 ]
 
@@ -195,14 +206,28 @@ def train_one(
     log_every: int = 250,
     progress: bool = False,
     eval_samples: int = 100_000,
+    checkpoint_path=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> dict:
     """Train one (variant, seed), evaluate its best checkpoint; returns numbers, curves and the state dict.
 
     ``eval_samples`` (default 100000, the protocol) exists only so tests can run the same path in seconds.
+    ``checkpoint_path``: write the training state there every ``checkpoint_every`` steps (default None: never);
+    ``resume=True`` continues from it when it exists (the same ``variant``, ``seed``, ``val_every`` and
+    ``log_every``), ending with exactly the numbers of an uninterrupted run.
     """
+    from symviz.train import CheckpointError, load_checkpoint, save_checkpoint
+
     if variant not in VARIANTS:
         raise ValueError(f"variant must be one of {VARIANTS}; got {variant!r}")
     steps = check_positive_int(steps, "steps")
+    if checkpoint_every is not None:
+        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs checkpoint_path=... (the checkpoint to continue from)")
+    if checkpoint_path is not None:
+        check_writable(checkpoint_path, "checkpoint_path")
     start = time.perf_counter()
     # One random stream, consumed in the reference code's order (validation starts, weights, then per step: t,
     # the +-1 flips of [Aug], the noise), so that "seed 0" means the same numbers as there (on CPU).
@@ -215,12 +240,46 @@ def train_one(
     alpha, sigma = schedule()
     curve_step, curve_loss, val_step, val_err = [], [], [], []
     best = (float("inf"), 0, None)
-    acc, cnt = 0.0, 0
-    it = range(1, steps + 1)
+    acc, cnt, first, seconds_before = 0.0, 0, 1, 0.0
+    run_info = {"variant": variant, "seed": int(seed), "val_every": int(val_every), "log_every": int(log_every)}
+    if resume and Path(checkpoint_path).exists():
+        state = load_checkpoint(checkpoint_path, net, opt, sched)
+        tr = state.get("training") or {}
+        if tr.get("run") != run_info:
+            raise CheckpointError(
+                f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
+                f"resume with the same settings"
+            )
+        if int(state["step"]) > steps:
+            raise CheckpointError(
+                f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
+                f"{state['step']}"
+            )
+        torch.set_rng_state(tr["rng"])
+        curve_step, curve_loss, val_step, val_err = (list(tr["curve"][k]) for k in ("step", "loss", "vs", "ve"))
+        best = (float(tr["best_error"]), int(tr["best_step"]), tr["best_state"])
+        acc, cnt, first = float(tr["acc"]), int(tr["cnt"]), int(state["step"]) + 1
+        seconds_before = float(tr["seconds"])
+
+    def save(step):
+        training = {
+            "run": run_info,
+            "rng": torch.get_rng_state(),
+            "curve": {"step": curve_step, "loss": curve_loss, "vs": val_step, "ve": val_err},
+            "best_error": best[0],
+            "best_step": best[1],
+            "best_state": best[2],
+            "acc": acc,
+            "cnt": cnt,
+            "seconds": seconds_before + time.perf_counter() - start,
+        }
+        save_checkpoint(checkpoint_path, net, opt, step=step, scheduler=sched, training=training)
+
+    it = range(first, steps + 1)
     if progress:
         from tqdm.auto import tqdm
 
-        it = tqdm(it, desc=f"{variant} seed {seed}", leave=False)
+        it = tqdm(it, desc=f"{variant} seed {seed}", leave=False, total=steps, initial=first - 1)
     for step in it:
         xt, tn, target, weight = _batch(variant, gen, alpha, sigma)
         loss = ((net(xt, tn) - target).reshape(-1) ** 2 * weight).mean()
@@ -240,6 +299,8 @@ def train_one(
             val_err.append(err)
             if err <= best[0]:
                 best = (err, step, {k: v.clone() for k, v in net.state_dict().items()})
+        if checkpoint_path is not None and checkpoint_every and (step % checkpoint_every == 0 or step == steps):
+            save(step)
     net.load_state_dict(best[2])
     metrics = evaluate(net, num=eval_samples)
     steps_arr, loss_arr = np.array(curve_step), np.array(curve_loss)
@@ -252,7 +313,7 @@ def train_one(
         "best_step": best[1],
         "best_val_error": best[0],
         "loss_last_half": last_half,
-        "seconds": time.perf_counter() - start,
+        "seconds": seconds_before + time.perf_counter() - start,
         "curve": {"step": curve_step, "loss": curve_loss, "val_step": val_step, "val_error": val_err},
         "state_dict": best[2],
     }
@@ -263,10 +324,35 @@ def _one_thread() -> None:
     torch.set_num_threads(1)
 
 
+def _pair_files(checkpoint_dir, variant: str, seed: int) -> tuple[Path, Path]:
+    """The training checkpoint and the finished-result JSON of one (variant, seed) run."""
+    base = Path(checkpoint_dir) / f"{variant}_seed{seed}"
+    return base.with_suffix(".pt"), base.with_suffix(".json")
+
+
 def _train_job(variant: str, seed: int, kwargs: dict) -> dict:
-    """One (variant, seed) run without its state dict; module level so worker processes can import it."""
-    r = train_one(variant, seed, **kwargs)
+    """One (variant, seed) run without its state dict; module level so worker processes can import it.
+
+    With ``kwargs["checkpoint_dir"]``: checkpoints and, once finished, the result JSON go there; with
+    ``kwargs["resume"]`` a finished result with the same settings is read back instead of training again.
+    """
+    kwargs = dict(kwargs)
+    folder, every = kwargs.pop("checkpoint_dir", None), kwargs.pop("checkpoint_every", None)
+    resume = kwargs.pop("resume", False)
+    if folder is None:
+        r = train_one(variant, seed, **kwargs)
+        r.pop("state_dict")
+        return r
+    ckpt, done = _pair_files(folder, variant, seed)
+    settings = {"steps": kwargs.get("steps"), "eval_samples": kwargs.get("eval_samples")}
+    if resume and done.exists():
+        stored = json.loads(done.read_text())
+        if stored.get("settings") == settings:
+            return stored["result"]
+    r = train_one(variant, seed, checkpoint_path=ckpt, checkpoint_every=every, resume=resume, **kwargs)
     r.pop("state_dict")
+    # Python's JSON (NaN and Infinity kept as such: a validation error can be inf), read back only by this code
+    atomic_write_text(done, json.dumps({"settings": settings, "result": r}))
     return r
 
 
@@ -298,17 +384,24 @@ def run(
     command: str | None = None,
     eval_samples: int = 100_000,
     jobs: int = 1,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = 5000,
+    resume: bool = False,
 ) -> dict:
     """Train and evaluate every (variant, seed); write the JSON atomically to ``out`` (if given).
 
     ``jobs`` > 1 runs the (variant, seed) pairs in that many worker processes (one thread each). Every run seeds
     its own random stream, so the numbers do not depend on ``jobs``; only the wall time does.
+    ``checkpoint_dir`` (default None: none): each run's checkpoint every ``checkpoint_every`` steps and its
+    finished result; ``resume`` continues from them (see the module docstring).
     """
     jobs = check_positive_int(jobs, "jobs")
     start = time.perf_counter()
     per_seed, curves = {v: [] for v in variants}, {}
     pairs = [(v, seed) for v in variants for seed in seeds]
     kwargs = {"steps": steps, "progress": progress and jobs == 1, "eval_samples": eval_samples}
+    if checkpoint_dir is not None:
+        kwargs |= {"checkpoint_dir": str(checkpoint_dir), "checkpoint_every": checkpoint_every, "resume": resume}
     if jobs == 1:
         results = (_train_job(v, seed, kwargs) for v, seed in pairs)
     else:
@@ -431,6 +524,41 @@ def markdown_table(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def add_checkpoint_arguments(p: argparse.ArgumentParser, every: int) -> None:
+    """``--resume``, ``--checkpoint-dir``, ``--checkpoint-every`` and ``--keep-checkpoints`` of the experiments."""
+    p.add_argument("--resume", action="store_true", help="continue interrupted runs from their checkpoints")
+    p.add_argument(
+        "--checkpoint-dir", type=Path, default=None, help="checkpoint folder (default: <out stem>_checkpoints)"
+    )
+    p.add_argument("--checkpoint-every", type=int, default=every, help=f"steps between checkpoints ({every})")
+    p.add_argument("--keep-checkpoints", action="store_true", help="keep the checkpoints after a finished run")
+
+
+def checkpoint_dir_of(args, p: argparse.ArgumentParser) -> Path:
+    """The checkpoint folder of a parsed command line (checked for writability before any training)."""
+    if args.checkpoint_every < 1:
+        p.error("--checkpoint-every must be >= 1")
+    folder = args.checkpoint_dir or args.out.with_name(args.out.stem + "_checkpoints")
+    try:
+        check_writable(folder / "probe", "--checkpoint-dir")
+        check_writable(args.out, "--out")
+    except ValueError as err:
+        p.error(str(err))
+    return folder
+
+
+def remove_checkpoints(folder, names) -> None:
+    """Delete the named files of a checkpoint folder (and their ``.json`` results), then the folder if empty."""
+    folder = Path(folder)
+    for name in names:
+        for f in (folder / name, (folder / name).with_suffix(".json")):
+            f.unlink(missing_ok=True)
+    try:
+        folder.rmdir()
+    except OSError:  # not empty (other files) or already gone
+        pass
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m symviz.experiments.toy1d", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=None, help="training steps per run (default 100000)")
@@ -449,6 +577,7 @@ def main(argv=None) -> int:
         "--jobs", type=int, default=1, help="worker processes, one run each (default 1; numbers do not change)"
     )
     p.add_argument("--render", type=Path, default=None, help="only rewrite the .md table of a stored JSON result")
+    add_checkpoint_arguments(p, every=5000)
     args = p.parse_args(argv)
     if args.render is not None:
         if not args.render.is_file():
@@ -459,7 +588,8 @@ def main(argv=None) -> int:
         return 0
     sv.configure_threads(1)
     steps = args.steps or (QUICK_STEPS if args.quick else 100_000)
-    out = args.out or Path("data/results/toy1d_quick.json" if args.quick else "data/results/toy1d.json")
+    out = args.out = args.out or Path("data/results/toy1d_quick.json" if args.quick else "data/results/toy1d.json")
+    ckpt_dir = checkpoint_dir_of(args, p)
     cmd = "python -m symviz.experiments.toy1d " + " ".join(sys.argv[1:] if argv is None else argv)
     result = run(
         steps=steps,
@@ -470,9 +600,14 @@ def main(argv=None) -> int:
         command=cmd.strip(),
         eval_samples=args.eval_samples,
         jobs=args.jobs,
+        checkpoint_dir=ckpt_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
     )
     table = markdown_table(result)
     atomic_write_text(out.with_suffix(".md"), "# 1D reflection toy (PAPER.md §5.1)\n\n" + table)
+    if not args.keep_checkpoints:
+        remove_checkpoints(ckpt_dir, [f"{v}_seed{seed}.pt" for v in args.variants for seed in args.seeds])
     print(table)
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

@@ -2,6 +2,13 @@
 
     python -m symviz.experiments.toys2d                  # full run: every setting, 6000 steps, seeds 0 1 2
     python -m symviz.experiments.toys2d --steps 1500 --seeds 0 --out /tmp/toys2d.json   # a short version
+    python -m symviz.experiments.toys2d --resume        # after a crash: finish the interrupted run
+
+Every (setting, model, seed) run writes a checkpoint every ``--checkpoint-every`` steps (default 500) into
+``--checkpoint-dir`` (default: next to ``--out``, ``<out stem>_checkpoints/``). ``--resume`` continues each run
+from its checkpoint (model, optimizer, learning-rate schedule, step, loss history, random states), so the result
+equals an uninterrupted run's; finished runs are evaluated again (deterministic) without training. The folder is
+deleted once the JSON is written, unless ``--keep-checkpoints``.
 
 Settings (tutorial 06):
 
@@ -37,7 +44,7 @@ import torch
 import symviz as sv
 from symviz._io import atomic_write_text
 from symviz.data import toys
-from symviz.experiments.toy1d import write_json_atomic
+from symviz.experiments.toy1d import add_checkpoint_arguments, checkpoint_dir_of, remove_checkpoints, write_json_atomic
 from symviz.train import fit
 
 __all__ = [
@@ -50,6 +57,7 @@ __all__ = [
     "symmetry_error",
     "evaluate",
     "train_one",
+    "checkpoint_name",
     "run",
     "markdown_table",
     "main",
@@ -171,8 +179,16 @@ def train_one(
     progress: bool = False,
     batch_size: int = 256,
     lr: float = 2e-3,
+    checkpoint_path=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
 ) -> dict:
-    """Train one (setting, model, seed) and evaluate it. Returns metrics, the loss history and the net."""
+    """Train one (setting, model, seed) and evaluate it. Returns metrics, the loss history and the net.
+
+    ``checkpoint_path`` / ``checkpoint_every`` / ``resume`` are passed to :func:`symviz.train.fit` (default: no
+    checkpoints): with ``resume=True`` an interrupted run continues from its checkpoint and ends with the same
+    weights as an uninterrupted one.
+    """
     net = make_model(setting, model, seed=seed)
     loss_fn = make_loss(setting, model)
     data = make_data(setting, seed=seed)
@@ -191,6 +207,9 @@ def train_one(
         optimizer=opt,
         scheduler=sched,
         num_threads=torch.get_num_threads(),
+        checkpoint_path=checkpoint_path,
+        checkpoint_every=checkpoint_every,
+        resume=resume,
     )
     net.eval()
     ev = evaluate(net, setting)
@@ -230,8 +249,27 @@ def reference_floor(setting: str, num: int = NUM_EVAL) -> dict:
     return {"sw": sw, "sym": symmetry_error(a, setting)}
 
 
-def run(steps: int = 6000, seeds=(0, 1, 2), settings=SETTINGS, out=None, log=print, command: str | None = None):
-    """Every (setting, model, seed); JSON with per-seed numbers, means, floors and loss curves."""
+def checkpoint_name(setting: str, model: str, seed: int) -> str:
+    """The checkpoint file of one run inside the checkpoint folder, e.g. ``blob-SO2_mlp-orbit_seed0.pt``."""
+    return f"{setting}_{model}_seed{seed}.pt"
+
+
+def run(
+    steps: int = 6000,
+    seeds=(0, 1, 2),
+    settings=SETTINGS,
+    out=None,
+    log=print,
+    command: str | None = None,
+    checkpoint_dir=None,
+    checkpoint_every: int | None = 500,
+    resume: bool = False,
+):
+    """Every (setting, model, seed); JSON with per-seed numbers, means, floors and loss curves.
+
+    ``checkpoint_dir``: one checkpoint per run there (:func:`checkpoint_name`), every ``checkpoint_every`` steps
+    (default None: no checkpoints). ``resume``: continue each run from its checkpoint (see the module docstring).
+    """
     start = time.perf_counter()
     rows, curves, samples = [], {}, {}
     for setting in settings:
@@ -239,7 +277,16 @@ def run(steps: int = 6000, seeds=(0, 1, 2), settings=SETTINGS, out=None, log=pri
             if model == "equivariant" and not has_equivariant(setting):
                 continue
             for seed in seeds:
-                r = train_one(setting, model, steps=steps, seed=seed)
+                ckpt = None if checkpoint_dir is None else Path(checkpoint_dir) / checkpoint_name(setting, model, seed)
+                r = train_one(
+                    setting,
+                    model,
+                    steps=steps,
+                    seed=seed,
+                    checkpoint_path=ckpt,
+                    checkpoint_every=checkpoint_every if ckpt is not None else None,
+                    resume=resume,
+                )
                 r.pop("net")
                 smp = r.pop("samples")
                 if seed == seeds[0]:  # a few samples for the notebook's pictures
@@ -327,12 +374,32 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     p.add_argument("--out", type=Path, default=Path("data/results/toys2d.json"))
+    add_checkpoint_arguments(p, every=500)
     args = p.parse_args(argv)
+    ckpt_dir = checkpoint_dir_of(args, p)
     sv.configure_threads(1)
     cmd = " ".join(["python -m symviz.experiments.toys2d", *(sys.argv[1:] if argv is None else argv)])
-    result = run(steps=args.steps, seeds=tuple(args.seeds), settings=tuple(args.settings), out=args.out, command=cmd)
+    result = run(
+        steps=args.steps,
+        seeds=tuple(args.seeds),
+        settings=tuple(args.settings),
+        out=args.out,
+        command=cmd,
+        checkpoint_dir=ckpt_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+    )
     table = markdown_table(result)
     atomic_write_text(args.out.with_suffix(".md"), "# 2D toys (tutorial 06)\n\n" + table)
+    if not args.keep_checkpoints:
+        names = [
+            checkpoint_name(st, m, seed)
+            for st in args.settings
+            for m in MODELS
+            for seed in args.seeds
+            if m != "equivariant" or has_equivariant(st)
+        ]
+        remove_checkpoints(ckpt_dir, names)
     print(table)
     print(f"wrote {args.out} and {args.out.with_suffix('.md')}")
     return 0

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import torch
 
 __all__ = ["Group"]
@@ -9,6 +11,21 @@ __all__ = ["Group"]
 
 def _dtype(dtype):
     return torch.get_default_dtype() if dtype is None else dtype
+
+
+def _check_count(k, name: str = "k") -> int:
+    """Validate a number of elements: an integer >= 0 (0 gives an empty batch)."""
+    if isinstance(k, bool):
+        raise TypeError(f"{name} (the number of group elements) must be an integer >= 0; got {k!r}")
+    try:
+        k = operator.index(k)  # int, numpy and 0-d torch integers; not 2.0 or 2.5
+    except TypeError:
+        raise TypeError(
+            f"{name} (the number of group elements) must be an integer >= 0; got {k!r} of type {type(k).__name__}"
+        ) from None
+    if k < 0:
+        raise ValueError(f"{name} (the number of group elements) must be >= 0; got {k}")
+    return k
 
 
 def _gen_device(generator, device):
@@ -26,7 +43,9 @@ class Group:
 
     # -- the group operations -------------------------------------------------------------
     def sample(self, k: int, generator: torch.Generator | None = None, dtype=None, device=None):
-        """``k`` i.i.d. elements: Haar measure for compact continuous groups, uniform for finite ones."""
+        """``k`` i.i.d. elements: Haar measure for compact continuous groups, uniform for finite ones.
+
+        ``k`` is an integer >= 0 (TypeError for a non-integer such as 2.5, ValueError for k < 0)."""
         raise NotImplementedError
 
     def identity(self, k: int = 1, dtype=None, device=None):

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from symviz.groups.base import Group, _dtype, _gen_device
+from symviz.groups.base import Group, _check_count, _dtype, _gen_device
 
 __all__ = ["MatrixGroup", "Reflection", "Cyclic", "Dihedral", "SO2", "O2", "SO3", "O3", "rotation_2d"]
 
@@ -36,7 +36,13 @@ class MatrixGroup(Group):
         return torch.eye(self.dim, dtype=_dtype(dtype), device=device).expand(k, self.dim, self.dim).clone()
 
     def act(self, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        # (..., n, d) @ (*B, d, d)^T: each point x_i -> R x_i; batch dims broadcast.
+        """``x R^T``: each point ``x_i -> R x_i``; ``g (*B, d, d)`` and ``x (..., n, d)`` batch dims broadcast.
+
+        The result has ``x``'s floating dtype. An integer (or bool) ``x`` is promoted to the dtype of ``g`` (the
+        default float dtype if ``g`` is not floating either): casting rotations to integers would round them.
+        """
+        if not x.is_floating_point():
+            x = x.to(g.dtype if g.is_floating_point() else torch.get_default_dtype())
         return torch.matmul(x, g.to(x.dtype).transpose(-1, -2))
 
     def compose(self, g, h):
@@ -59,6 +65,7 @@ class MatrixGroup(Group):
         return self.elements(dtype=dtype, device=device)[idx]
 
     def _sample_finite(self, k, generator, dtype, device):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         idx = torch.randint(0, self.order, (k,), generator=generator, device=dev)
         return self._from_index(idx, dtype, dev)
@@ -147,6 +154,7 @@ class SO2(MatrixGroup):
         super().__init__(2)
 
     def sample(self, k, generator=None, dtype=None, device=None):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         theta = torch.rand(k, generator=generator, dtype=_dtype(dtype), device=dev) * (2 * math.pi)
         return rotation_2d(theta)
@@ -168,6 +176,7 @@ class O2(MatrixGroup):
         super().__init__(2)
 
     def sample(self, k, generator=None, dtype=None, device=None):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         rot = SO2().sample(k, generator=generator, dtype=torch.float64, device=dev)
         flip = torch.randint(0, 2, (k,), generator=generator, device=dev).bool()
@@ -193,6 +202,7 @@ class SO3(MatrixGroup):
         super().__init__(3)
 
     def sample(self, k, generator=None, dtype=None, device=None):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         u1, u2, u3 = torch.rand(3, k, generator=generator, dtype=_dtype(dtype), device=dev)
         a, b = torch.sqrt(1 - u1), torch.sqrt(u1)
@@ -215,6 +225,7 @@ class O3(MatrixGroup):
         super().__init__(3)
 
     def sample(self, k, generator=None, dtype=None, device=None):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         rot = SO3().sample(k, generator=generator, dtype=torch.float64, device=dev)
         sign = 1.0 - 2.0 * torch.randint(0, 2, (k,), generator=generator, device=dev).double()

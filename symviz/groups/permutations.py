@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from symviz.groups.base import Group, _gen_device
+from symviz.groups.base import Group, _check_count, _gen_device
 
 __all__ = ["Permutations"]
 
@@ -97,6 +97,7 @@ class Permutations(Group):
         return e.expand(*self.batch_shape, k, self.num_points).clone()
 
     def sample(self, k, generator=None, dtype=None, device=None):
+        k = _check_count(k)
         dev = _gen_device(generator, device)
         u = torch.rand(*self.batch_shape, k, generator=generator, dtype=torch.float64, device=dev)
         idx = (u * self.counts.to(dev).unsqueeze(-1)).long().clamp_max(self.counts.to(dev).unsqueeze(-1) - 1)
