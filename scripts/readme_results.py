@@ -38,6 +38,13 @@ SECTIONS = [
     ),
     ("2D toys: plain / augment / orbit MLP vs an equivariant net", "data/results/toys2d.md"),
     ("Conformer baselines on the offline QM9-ETKDG/GFN2-xTB set (not GEOM)", "data/results/etkdg_baseline.md"),
+    ("Conformers from the shipped model vs ETKDG (issue 7 floor and goal)", "data/results/qm9_conformers.md"),
+    ("Ablation: EGNN vs AtomTransformer x plain / augment / orbit", "data/results/qm9_ablation.md"),
+    ("Aligned SO(3) proposals: gradient-variance ratio", "benchmarks/results/proposals_variance.md"),
+    ("Aligned SO(3) proposals: MSE of the target", "benchmarks/results/proposals_mse.md"),
+    ("Aligned SO(3) proposals: ESS against K", "benchmarks/results/proposals_ess.md"),
+    ("Aligned SO(3) proposals: training-step overhead", "benchmarks/results/proposals_overhead.md"),
+    ("Aligned proposals on molecules: median ESS per t", "benchmarks/results/proposals_molecules.md"),
 ]
 
 

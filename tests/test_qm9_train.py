@@ -161,3 +161,31 @@ def test_command_trains_and_load_model_rebuilds_the_net(tmp_path, capsys, tensor
         assert torch.equal(y, trained.eval()(xt, tt, **kw))
         assert not torch.allclose(y, fresh.eval()(xt, tt, **kw))
     assert y.shape == x0.shape and torch.isfinite(y).all()
+
+
+def test_killed_molecule_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    """qm9_train --resume after a crash at step 4 (checkpoint at step 3) ends where a straight run ends."""
+    from symviz.molecules import training
+
+    args = ["--steps", "6", "--hidden", "16", "--layers", "2", "--max-molecules", "4", "--threads", "1"]
+    qm9_train.main([*args, "--out", str(tmp_path / "straight.pt")])
+    real = training.MoleculeLoss.__call__
+    calls = {"n": 0}
+
+    def crash_on_fourth_step(self, *a, **kw):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt("simulated kill")
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(training.MoleculeLoss, "__call__", crash_on_fourth_step)
+    out = tmp_path / "resumed.pt"
+    with pytest.raises(KeyboardInterrupt):
+        qm9_train.main([*args, "--checkpoint-every", "3", "--out", str(out)])
+    assert train.load_checkpoint(out)["step"] == 3
+    monkeypatch.setattr(training.MoleculeLoss, "__call__", real)
+    qm9_train.main([*args, "--checkpoint-every", "3", "--resume", "--out", str(out)])
+    a, b = train.load_checkpoint(tmp_path / "straight.pt"), train.load_checkpoint(out)
+    assert b["step"] == 6 and b["optimizer"] is not None and "val_loss" in b["meta"]
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k

@@ -99,8 +99,7 @@ def main(argv=None) -> int:
             "command": "python -m symviz.experiments.qm9_train " + " ".join(argv if argv is not None else _argv()),
             "commit": _git_commit(),
             "data_sha256": sha256_file(data_path),
-            "hardware": f"{platform.processor() or platform.machine()}, {ctx.device.type}, "
-            f"{torch.get_num_threads()} thread(s), world size {ctx.world_size}",
+            "hardware": _hardware(ctx, args.threads),
             "train_conformers": int(tr["x0"].shape[0]),
             "train_molecules": len(train),
         }
@@ -123,11 +122,15 @@ def main(argv=None) -> int:
             log_every=max(1, min(50, args.steps)),
             checkpoint_path=args.out,
             checkpoint_every=args.checkpoint_every,
+            checkpoint_meta=meta,
+            resume=args.resume,
         )
         if ctx.is_main:
             val_loss = validation_loss(net, MoleculeLoss(base, va), va)
             meta |= {"val_loss": val_loss, "wall_seconds": hist.seconds, "session_seconds": time.perf_counter() - t0}
-            save_checkpoint(args.out, net, opt, step=args.steps, history=hist, meta=meta)
+            # fit wrote the final checkpoint with its resume state; add the validation loss and times to its meta.
+            training = load_checkpoint(args.out).get("training")
+            save_checkpoint(args.out, net, opt, args.steps, hist, meta, sched, training)
             print(
                 f"{args.net}/{args.mode}: {args.steps} steps on {tr['x0'].shape[0]} conformers of {len(train)} "
                 f"molecules, {ctx.world_size} process(es) ({ctx.device.type}), {hist.seconds:.1f} s; train loss "
@@ -136,6 +139,16 @@ def main(argv=None) -> int:
     finally:
         distributed.teardown()
     return 0
+
+
+def _hardware(ctx, threads) -> str:
+    """Where the run trained, e.g. ``"x86_64 CPU, 1 torch thread(s), world size 1"``."""
+    from symviz.threads import default_num_threads
+
+    if ctx.device.type == "cuda":
+        return f"{torch.cuda.get_device_name(ctx.device)}, world size {ctx.world_size}"
+    n = threads if threads is not None else default_num_threads()
+    return f"{platform.machine()} CPU, {n} torch thread(s), world size {ctx.world_size}"
 
 
 def _argv() -> list[str]:
