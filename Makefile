@@ -6,9 +6,13 @@
 # Variables (override on the command line, e.g. `make test PYTHON=python3.12`):
 #   PYTHON      interpreter used to create the venv (default python3, needs >= 3.10)
 #   VENV        venv directory (default .venv)
-#   TORCH_SPEC  torch requirement installed BEFORE the package (default torch==2.13.0). Installing a
-#               pinned CPU torch first stops pip from resolving the project's `torch>=2.2` range to a
-#               multi-GB CUDA build. Example: make test TORCH_SPEC="torch==2.5.1"
+#   TORCH_SPEC  torch requirement installed BEFORE the package (default torch==2.13.0), so pip never
+#               resolves the project's `torch>=2.2` range on its own.
+#   TORCH_INDEX_URL  package index for that torch install (default empty: pip's configured index). On Linux
+#               x86_64 the public index's default torch wheel pulls the multi-GB CUDA packages even when
+#               pinned; point this at PyTorch's CPU-only wheel index (its URL is in PyTorch's install
+#               guide) to get the CPU build: make test TORCH_INDEX_URL=<cpu wheel index URL>
+#   Changing TORCH_SPEC or TORCH_INDEX_URL reinstalls torch and the package on the next make.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -17,7 +21,9 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
+TORCH_INDEX_URL ?=
 STAMP := $(VENV)/.installed
+TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s|%s' '$(TORCH_SPEC)' '$(TORCH_INDEX_URL)' | cksum | cut -d' ' -f1)
 
 # Several kernels / pytest workers may share few cores: idle OpenMP threads must not spin.
 export OMP_WAIT_POLICY := PASSIVE
@@ -35,8 +41,13 @@ $(VENV)/bin/python:
 	  echo "could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 
 # Re-run the install whenever pyproject.toml changes; CPU torch first, then the package (editable).
-$(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install "$(TORCH_SPEC)"
+# The torch stamp's name encodes TORCH_SPEC and TORCH_INDEX_URL, so changing either reinstalls.
+$(TORCH_STAMP): | $(VENV)/bin/python
+	rm -f $(VENV)/.torch-*
+	$(VENV)/bin/python -m pip install $(if $(TORCH_INDEX_URL),--index-url "$(TORCH_INDEX_URL)") "$(TORCH_SPEC)"
+	touch $@
+
+$(STAMP): pyproject.toml $(TORCH_STAMP) | $(VENV)/bin/python
 	$(VENV)/bin/python -m pip install -e ".[test,browser]"
 	touch $(STAMP)
 

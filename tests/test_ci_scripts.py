@@ -43,10 +43,14 @@ def test_makefile_targets():
     for target in ("lab", "test", "benchmarks", "clean-venv"):
         assert re.search(rf"^{re.escape(target)}:", text, flags=re.M), f"Makefile lacks target {target!r}"
     # CPU torch must be installed before the package, or pip resolves torch>=2.2 to a huge CUDA build.
-    torch_at = text.index('pip install "$(TORCH_SPEC)"')
+    torch_at = text.index('"$(TORCH_SPEC)"')
     pkg_at = text.index("pip install -e")
     assert torch_at < pkg_at
     assert "TORCH_SPEC ?= torch==2.13.0" in text
+    # PyTorch's CPU-only wheel index can be passed to that install, and changing either variable reinstalls.
+    assert '--index-url "$(TORCH_INDEX_URL)"' in text and "TORCH_INDEX_URL ?=" in text
+    assert re.search(r"^\$\(STAMP\): pyproject.toml \$\(TORCH_STAMP\)", text, flags=re.M)
+    assert "$(TORCH_SPEC)" in text.split("TORCH_STAMP :=")[1].splitlines()[0]
     assert "scripts/test.sh" in text
 
 
