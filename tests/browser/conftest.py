@@ -114,10 +114,18 @@ class LabServer:
         return self.log.read_text(errors="replace")[-n:] if self.log.exists() else ""
 
 
-# State of the visible notebook: code-cell prompts, kernel status, error outputs, open dialog.
+# State of the visible notebook: code cells, their prompts, kernel status, error outputs, open dialog.
+# A code cell whose source is collapsed (metadata jupyter.source_hidden, e.g. an exercise's solution) shows an
+# input placeholder (.jp-InputPlaceholder, with its first source line) instead of its input area, so it has no
+# prompt: ``prompts`` holds the prompts of the expanded code cells only, ``code_cells`` counts every code cell
+# and ``collapsed`` the collapsed ones.
 _STATE_JS = """() => {
   const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
-  if (!panel) { return {prompts: [], status: null, errors: [], problems: [], dialog: null}; }
+  if (!panel) {
+    return {prompts: [], code_cells: 0, collapsed: 0, status: null, errors: [], problems: [], dialog: null};
+  }
+  const cells = [...panel.querySelectorAll('.jp-CodeCell')];
+  const collapsed = cells.filter((c) => c.querySelector('.jp-InputPlaceholder')).length;
   const prompts = [...panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')]
     .map((e) => e.textContent.trim());
   const ind = panel.querySelector('.jp-Notebook-ExecutionIndicator');
@@ -128,8 +136,8 @@ _STATE_JS = """() => {
   const problems = [...panel.querySelectorAll('.jp-OutputArea-output')].map((e) => e.innerText)
     .filter((t) => /Error displaying widget|3Dmol\\.js failed to load/.test(t));
   const dialog = document.querySelector('.jp-Dialog');
-  return {prompts, status: ind ? ind.getAttribute('data-status') : null, errors, problems,
-          dialog: dialog ? dialog.innerText : null};
+  return {prompts, code_cells: cells.length, collapsed, status: ind ? ind.getAttribute('data-status') : null,
+          errors, problems, dialog: dialog ? dialog.innerText : null};
 }"""
 
 
@@ -143,9 +151,15 @@ class LabPage:
         return self.page.evaluate(_STATE_JS)
 
     def open(self, name: str, timeout_s: float = 180) -> None:
-        """Open ``name`` (relative to the server root); wait until all its cells are shown, kernel idle."""
+        """Open ``name`` (relative to the server root); wait until all its cells are shown, kernel idle.
+
+        Shown means: as many code cells as the file has, and a prompt on each of them except the collapsed ones
+        (``metadata.jupyter.source_hidden``), which show a placeholder instead of their input and prompt.
+        """
         nb = json.loads((self.server.root / name).read_text(encoding="utf-8"))
-        n_code = sum(c.get("cell_type") == "code" for c in nb.get("cells", []))
+        code = [c for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        n_code = len(code)
+        n_hidden = sum(bool(c.get("metadata", {}).get("jupyter", {}).get("source_hidden")) for c in code)
         # A fresh workspace per page: Lab would otherwise restore the tabs (and kernels) of earlier tests.
         workspace = f"t{secrets.token_hex(6)}"
         self.page.goto(
@@ -157,14 +171,19 @@ class LabPage:
             st = self.state()
             if st["dialog"] and "Select Kernel" in st["dialog"]:  # notebook without a kernelspec
                 self.page.locator(".jp-Dialog .jp-mod-accept").first.click()
-            ready = st["status"] == "idle" and len(st["prompts"]) == n_code
+            ready = (
+                st["status"] == "idle"
+                and st["code_cells"] == n_code
+                and st["collapsed"] == n_hidden
+                and len(st["prompts"]) == n_code - n_hidden
+            )
             settled = settled + 1 if ready else 0
             if settled >= 3:
                 return
             if time.monotonic() > deadline:
                 raise AssertionError(
-                    f"{name}: kernel not idle or not all {n_code} code cells shown after {timeout_s} s: "
-                    f"{st}\n{self._log()}"
+                    f"{name}: kernel not idle or not all {n_code} code cells ({n_hidden} of them collapsed) shown "
+                    f"after {timeout_s} s: {st}\n{self._log()}"
                 )
             time.sleep(0.5)
 
