@@ -117,10 +117,20 @@ def main(argv=None) -> int:
     p.add_argument("--max-test", type=int, default=None, help="first N test molecules (default all 200)")
     p.add_argument("--jobs", type=int, default=1)
     p.add_argument("--out", type=Path, default=Path("data/results/qm9_ablation"))
+    p.add_argument(
+        "--merge-from",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="result .json files of other ablation processes (e.g. one per seed) whose runs are merged in",
+    )
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     js = args.out.with_suffix(".json")
     results = json.loads(js.read_text()) if js.is_file() else {"runs": {}}
+    for other in args.merge_from:
+        for key, run in json.loads(other.read_text())["runs"].items():
+            results["runs"].setdefault(key, run)
     results["command"] = "python -m symviz.experiments.qm9_ablation " + " ".join(
         argv if argv is not None else __import__("sys").argv[1:]
     )
