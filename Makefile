@@ -1,6 +1,6 @@
 # symviz: two commands for users (see README.md)
 #   make lab    create .venv on first use, then open the tutorials in JupyterLab
-#   make test   create .venv on first use, then run lint + unit tests + notebooks + browser tests
+#   make test   create .venv on first use, then run lint + unit tests + notebooks + browser tests + wheel check
 # Other targets: make venv, make benchmarks, make clean-venv.
 #
 # Variables (override on the command line, e.g. `make test PYTHON=python3.12`):
@@ -40,7 +40,8 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
 	  echo "could not create $(VENV) with $(PYTHON) (on Debian/Ubuntu: apt-get install python3-venv)"; exit 1; }
 
-# Re-run the install whenever pyproject.toml changes; CPU torch first, then the package (editable).
+# Re-run the install whenever pyproject.toml changes; CPU torch first, then the package (editable) with everything a
+# learner needs ([lab]: JupyterLab + widgets, [molecules]: RDKit + py3Dmol) and the test tools ([test], [browser]).
 # The torch stamp's name encodes TORCH_SPEC and TORCH_INDEX_URL, so changing either reinstalls.
 $(TORCH_STAMP): | $(VENV)/bin/python
 	rm -f $(VENV)/.torch-*
@@ -48,7 +49,7 @@ $(TORCH_STAMP): | $(VENV)/bin/python
 	touch $@
 
 $(STAMP): pyproject.toml $(TORCH_STAMP) | $(VENV)/bin/python
-	$(VENV)/bin/python -m pip install -e ".[test,browser]"
+	$(VENV)/bin/python -m pip install -e ".[lab,molecules,test,browser]"
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -58,7 +59,7 @@ lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) tutorials/
 
 test: $(STAMP)
-	VENV=$(VENV) bash scripts/test.sh
+	VENV=$(VENV) TORCH_SPEC="$(TORCH_SPEC)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" bash scripts/test.sh
 
 benchmarks: $(STAMP)
 	@shopt -s nullglob; files=(benchmarks/*.py); \

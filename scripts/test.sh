@@ -6,6 +6,9 @@
 #   2. unit:      pytest tests/ (without tests/browser), with line coverage of symviz
 #   3. notebooks: every tutorials/*.ipynb executed top to bottom by nbval (--nbval-lax: no cell may error)
 #   4. browser:   tests/browser in JupyterLab + Debian Chromium via Playwright, when both are available
+#   5. wheel:     scripts/wheel_check.sh: build the wheel, install it in a fresh venv (core only, then
+#                 [molecules]) and use the shipped data and checkpoint from outside the checkout (about a minute
+#                 with a warm pip cache; installs torch the way the Makefile does: TORCH_SPEC, TORCH_INDEX_URL)
 #
 # Environment: VENV (default .venv); SYMVIZ_REQUIRE_BROWSER=1 turns a missing chromium/playwright into a
 # failure instead of a skip (.ci/run sets it); extra pytest args can be passed in PYTEST_ADDOPTS.
@@ -78,6 +81,9 @@ else
     echo "$msg"
   fi
 fi
+
+# 5. the built wheel works outside the checkout (fresh venv, no --system-site-packages)
+run_step "wheel check" env VENV="$VENV" bash scripts/wheel_check.sh
 
 banner "summary"
 if (( ${#failed[@]} > 0 )); then

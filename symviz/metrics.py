@@ -229,6 +229,9 @@ def angle_ks(points) -> float:
 
     Args:
         points: ``(N, 2)`` or ``(N, 1, 2)``. 0 means perfectly uniform angles; a single orientation gives ~1.
+
+    The value is ``scipy.stats.kstest(u, "uniform").statistic`` for ``u = (atan2(y, x) + pi) / (2 pi)``
+    (tests/test_wheel.py checks this); it is computed here in torch so that the core needs no scipy.
     """
     p = _flat(points, "points").double()
     if p.shape[1] != 2:

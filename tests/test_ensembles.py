@@ -112,7 +112,7 @@ def test_shipped_offline_set_if_present():
     from symviz.data.ensembles import DEFAULT_PATH
 
     if not DEFAULT_PATH.exists():
-        pytest.skip("data/qm9_xtb_confs_v2.npz not built in this checkout")
+        pytest.skip("symviz/data/files/qm9_xtb_confs_v2.npz not built in this checkout")
     meta = read_npz_meta()
     assert "not GEOM" in meta["label"]
     test = load_offline_ensembles(split="test")

@@ -1,8 +1,8 @@
-"""Build the offline QM9 conformer set refined with GFN2-xTB (``data/qm9_xtb_confs_v2.npz``; DATA.md §6.4).
+"""Build the offline QM9 conformer set refined with GFN2-xTB (``symviz/data/files/qm9_xtb_confs_v2.npz``; DATA.md §6.4).
 
 Usage (one single-threaded process per worker; resumable)::
 
-    OMP_NUM_THREADS=1 python -m symviz.data.build_conformers --out data/qm9_xtb_confs_v2.npz \
+    OMP_NUM_THREADS=1 python -m symviz.data.build_conformers --out symviz/data/files/qm9_xtb_confs_v2.npz \
         --n-train 2000 --n-val 200 --n-test 200 --seed 1 --workers 1
 
 Recipe per molecule (QM9 graph + DFT geometry, stereo from 3D; :mod:`symviz.data.qm9`):
@@ -259,7 +259,7 @@ def build(args, records: dict | None = None) -> dict:
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--out", default="data/qm9_xtb_confs_v2.npz")
+    p.add_argument("--out", default="symviz/data/files/qm9_xtb_confs_v2.npz")
     p.add_argument("--cache", default=None, help="shard directory (default: <out>.cache)")
     p.add_argument("--n-train", type=int, default=2000)
     p.add_argument("--n-val", type=int, default=200)

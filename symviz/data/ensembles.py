@@ -28,6 +28,7 @@ import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -47,10 +48,13 @@ __all__ = [
 ]
 
 DEFAULT_NAME = "qm9_xtb_confs_v2.npz"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "data" / DEFAULT_NAME
+# The shipped set is package data (symviz/data/files/, listed in pyproject's package-data), so it is found the same
+# way in a clone, an editable install and an installed wheel. Wheels are unpacked on install, so the resource is
+# a real file; a zipped install would give a path that does not exist, and loading then raises DataFileError.
+DEFAULT_PATH = Path(str(resources.files("symviz.data") / "files" / DEFAULT_NAME))
 REBUILD_COMMAND = (
-    "pip install -e .[data,xtb] && OMP_NUM_THREADS=1 python -m symviz.data.build_conformers "
-    "--out data/qm9_xtb_confs_v2.npz --n-train 2000 --n-val 200 --n-test 200 --seed 1 --workers 1"
+    "pip install -e .[data,xtb,molecules] && OMP_NUM_THREADS=1 python -m symviz.data.build_conformers "
+    "--out symviz/data/files/qm9_xtb_confs_v2.npz --n-train 2000 --n-val 200 --n-test 200 --seed 1 --workers 1"
 )
 SPLITS = ("train", "val", "test")
 
@@ -187,7 +191,7 @@ def _verify(path: Path) -> None:
     if not path.exists():
         where = "data folder" if not path.parent.exists() else "file"
         raise DataFileError(
-            f"{path}: {where} not found. The offline conformer set ships in the repository's data/ folder; "
+            f"{path}: {where} not found. The offline conformer set ships inside the package (symviz/data/files/); "
             f"pass path=... or rebuild it with:\n  {REBUILD_COMMAND}"
         )
     sha = path.with_name(path.stem + ".sha256")
@@ -204,7 +208,8 @@ def _verify(path: Path) -> None:
     if actual != expected:
         raise DataFileError(
             f"{path}: SHA-256 mismatch (file is corrupt, truncated or was changed): expected {expected}, "
-            f"got {actual}. Restore it with `git checkout -- {path.name}` in data/ or rebuild with:\n"
+            f"got {actual}. Restore it (`git checkout -- {path.name}` in symviz/data/files/, or reinstall symviz) or "
+            f"rebuild with:\n"
             f"  {REBUILD_COMMAND}"
         )
 
@@ -241,7 +246,7 @@ def read_npz_meta(path=None, verify: bool = True) -> dict:
 
 
 def load_offline_ensembles(path=None, split: str | None = "test", verify: bool = True) -> list[MoleculeEnsemble]:
-    """Load ensembles from the shipped npz (default ``data/qm9_xtb_confs_v2.npz``) after a SHA-256 check.
+    """Load ensembles from the shipped npz (default :data:`DEFAULT_PATH`) after a SHA-256 check.
 
     ``split``: "train", "val", "test" or None for all. Raises :class:`DataFileError` (naming the file and
     the rebuild command) for a missing file/folder, checksum mismatch or truncated archive.

@@ -1,6 +1,6 @@
 """RDKit ETKDGv3 baselines on the shipped offline test split (QM9-ETKDG/GFN2-xTB references, not GEOM).
 
-    OMP_NUM_THREADS=1 python -m symviz.experiments.etkdg_baseline [--data data/qm9_xtb_confs_v2.npz]
+    OMP_NUM_THREADS=1 python -m symviz.experiments.etkdg_baseline [--data symviz/data/files/qm9_xtb_confs_v2.npz]
 
 For each test molecule with K reference conformers, 2K conformers are generated with ETKDGv3
 (``randomSeed != 0``, different from the seeds used to build the references) and scored raw and after MMFF94
@@ -84,7 +84,7 @@ def run(data=None, max_molecules=None, thresholds=DEFAULT_THRESHOLDS) -> dict:
     return {
         "label": LABEL,
         "command": "python -m symviz.experiments.etkdg_baseline " + " ".join(sys.argv[1:]),
-        "data": str(data or "data/qm9_xtb_confs_v2.npz"),
+        "data": str(data or "symviz/data/files/qm9_xtb_confs_v2.npz"),
         "data_sha256": sha256_file(data or DEFAULT_PATH),
         "test_split_fingerprint": _fingerprint(test),
         "data_assembled_at": meta.get("assembled_at"),
@@ -103,7 +103,7 @@ def run(data=None, max_molecules=None, thresholds=DEFAULT_THRESHOLDS) -> dict:
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data", default=None, help="npz (default: the shipped data/qm9_xtb_confs_v2.npz)")
+    p.add_argument("--data", default=None, help="npz (default: the shipped symviz/data/files/qm9_xtb_confs_v2.npz)")
     p.add_argument("--out", default="data/results/etkdg_baseline")
     p.add_argument("--max-molecules", type=int, default=None)
     args = p.parse_args(argv)

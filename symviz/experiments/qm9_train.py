@@ -13,7 +13,8 @@ chiral tags as input): the paper's claim is that the orbit target teaches it the
 
 The checkpoint (written atomically every ``--checkpoint-every`` steps, with the optimizer and RNG states, so
 ``--resume`` continues a killed run) stores the network spec in its meta; :func:`symviz.conformers.load_model`
-rebuilds the network from it. Data: ``data/qm9_xtb_confs_v2.npz`` (QM9 molecules, GFN2-xTB conformers; not GEOM).
+rebuilds the network from it. Data: ``symviz/data/files/qm9_xtb_confs_v2.npz`` (QM9 molecules, GFN2-xTB
+conformers; not GEOM).
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def render_readme(dest: Path = DEST) -> str:
             f"- network: `{json.dumps(spec)}`",
             f"- command: `{meta['command']}`",
             f"- commit: `{meta['commit']}`",
-            f"- data SHA-256: `{meta['data_sha256']}` (data/qm9_xtb_confs_v2.npz, "
+            f"- data SHA-256: `{meta['data_sha256']}` (symviz/data/files/qm9_xtb_confs_v2.npz, "
             f"{meta.get('train_conformers')} train conformers of {meta.get('train_molecules')} molecules)",
             f"- wall time: {float(meta['wall_seconds']) / 60:.1f} min of training on {meta['hardware']}",
             f"- validation loss: {float(meta['val_loss']):.4f}" if "val_loss" in meta else "- validation loss: n/a",
