@@ -170,3 +170,20 @@ def test_eval_command_end_to_end(tiny_ckpt, tmp_path):
         assert key in res["with_fix"]["mean"] and key in res["with_fix"]["median"]
     md = out.with_suffix(".md").read_text()
     assert "| tiny |" in md and "ETKDGv3 raw" in md and "not GEOM" in md
+
+
+def test_acceptance_table_marks_each_goal():
+    mean = {"COV-R@0.5": 71.0, "MAT-R": 0.40}
+    r = {
+        "with_fix": {"mean": mean},
+        "bond_graph_valid": 0.9,
+        "chirality": {"molecules_right": 0.96, "conformers_right": 0.9},
+        "sample_seconds": 700.0,
+        "n_molecules": 200,
+        "hardware": "CPU",
+        "steps": 50,
+    }
+    etkdg = {"results": {"ETKDGv3 raw (no force field)": {"mean": {"COV-R@0.5": 87.0, "MAT-R": 0.229}}}}
+    rows = qm9_eval.acceptance_table(r, etkdg)[2:]
+    status = [row.rsplit("|", 2)[-2].strip() for row in rows]
+    assert status == ["MET", "MISSED", "MISSED", "MISSED", "MET", "MET", "MISSED"]
