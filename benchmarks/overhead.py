@@ -1,6 +1,6 @@
 """Training-step time of the orbit loss relative to the plain loss, at K in {1, 16, 64, 256, 1024}.
 
-Two settings (TOOLING.md §7 sizes): a 2D MLP (4 x 256, batch 512, SO(2), single points) and an EGNN
+Two settings (sizes of docs/architecture.md#cpu-costs): a 2D MLP (4 x 256, batch 512, SO(2), single points) and an EGNN
 (d 64, 4 layers) on 3D clouds of 20 points (batch 32, SO(3)). Steps of the plain and orbit losses are
 interleaved so that machine noise hits both alike; the table reports median step times and their ratio.
 

@@ -1,4 +1,5 @@
-"""Gradient-variance ratio, orbit target vs augmentation, per noise level (Theorem 1, PAPER.md §3.4).
+"""Gradient-variance ratio, orbit target vs augmentation, per noise level (Theorem 1, arXiv 2502.09890 §3.2;
+docs/theory.md#theorem-1).
 
 For each noise level t the per-sample parameter gradients of the loss are drawn at a network pre-trained
 with the augmentation loss (both losses share the same minimiser, E[x0 | x_t], so this is where the gradient

@@ -144,5 +144,5 @@ def check_centered(x: torch.Tensor, mask: torch.Tensor | None = None, name: str 
     if (com.abs() > atol * scale).any():
         raise ValueError(
             f"{name} is not centred (largest centre-of-mass coordinate {float(com.abs().max()):.3g}); rotation "
-            f"targets need zero centre of mass (PAPER.md §2.5). Call sv.diffusion.center({name}, mask) first"
+            f"targets need zero centre of mass (docs/theory.md#centering). Call sv.diffusion.center({name}, mask) first"
         )

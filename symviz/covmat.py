@@ -1,4 +1,4 @@
-"""Coverage (COV) and matching (MAT/AMR) scores for conformer ensembles (DATA.md §3).
+"""Coverage (COV) and matching (MAT/AMR) scores for conformer ensembles (docs/data.md#covmat).
 
 For one molecule with K references S_r and generated set S_g (normally |S_g| = 2K) and the heavy-atom,
 symmetry-aware RMSD after optimal alignment (RDKit ``rdMolAlign.GetBestRMS`` on hydrogen-stripped copies)::

@@ -1,8 +1,9 @@
 """Variance-preserving diffusion: schedules, forward noising and samplers for x0-predicting networks.
 
-Forward kernel (PAPER.md §1.1): ``q(x_t | x0) = N(alpha_t x0, sigma_t^2 I)`` with ``alpha_t^2 + sigma_t^2 = 1``,
-``t in [0, 1]`` (t = 0 data, t = 1 noise). For point clouds with ``n > 1`` the noise is centred (zero centre
-of mass, PAPER.md §6.5 P10): a VP kernel is not translation-equivariant, so translations are removed.
+Forward kernel (arXiv 2502.09890 §2–3, Eq. 2; docs/theory.md#setting): ``q(x_t | x0) = N(alpha_t x0, sigma_t^2 I)``
+with ``alpha_t^2 + sigma_t^2 = 1``, ``t in [0, 1]`` (t = 0 data, t = 1 noise). For point clouds with ``n > 1`` the
+noise is centred (zero centre of mass, docs/theory.md#centering): a VP kernel is not translation-equivariant, so
+translations are removed.
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ class VPSchedule:
 
     Args:
         kind: ``"cosine"`` (default; Nichol & Dhariwal with offset ``s = 0.008``, ``alpha_1 = 0``),
-            ``"linear"`` (continuous-time DDPM, ``beta`` from 0.1 to 20) or ``"toy1d"`` (PAPER.md §1.2: the
-            1D toy's ``sigma = linspace(0.01, 0.999, 100)`` made continuous: ``sigma_t = 0.01 + 0.989 t``).
+            ``"linear"`` (continuous-time DDPM, ``beta`` from 0.1 to 20) or ``"toy1d"``
+            (arXiv 2502.09890 §4.1, docs/theory.md#groups-per-experiment: the 1D toy's
+            ``sigma = linspace(0.01, 0.999, 100)`` made continuous: ``sigma_t = 0.01 + 0.989 t``).
     """
 
     KINDS = ("cosine", "linear", "toy1d")
@@ -205,7 +207,7 @@ def ddim_sample(
 ) -> torch.Tensor:
     """Deterministic DDIM (eta = 0) for an x0-predicting ``net(x_t, t) -> x0_hat``.
 
-    Update (PAPER.md §4): ``x0_hat = net(x, t)``, ``eps_hat = (x - alpha_t x0_hat) / sigma_t``,
+    Update (docs/theory.md#sampling): ``x0_hat = net(x, t)``, ``eps_hat = (x - alpha_t x0_hat) / sigma_t``,
     ``x <- alpha_s x0_hat + sigma_s eps_hat``. Returns ``x0_hat`` at the last time.
 
     Args:

@@ -8,7 +8,8 @@ Like NVlabs/edm's ``loss.py``: a loss object holds hyper-parameters and its ``__
 - ``orbit``:   ``x0 <- g.x0`` as in ``augment`` (the paper's loss draws x0 from the symmetrized data, Eq. 12),
   then the target is the orbit posterior mean of :func:`symviz.orbit.orbit_target` (Eq. 11) with K candidates.
 
-The difference ``L_augment - L_orbit`` does not depend on the network (PAPER.md §3.4 step 5).
+The difference ``L_augment - L_orbit`` does not depend on the network (arXiv 2502.09890 §3.2, Theorem 1;
+docs/theory.md#loss-offset).
 """
 
 from __future__ import annotations
@@ -52,13 +53,14 @@ class DenoisingLoss:
         num_samples: K candidates for the orbit target, identity included (default 64); ``None`` = exact sum
             over a finite group.
         parameterization: ``"x0"`` (the net predicts x0; default) or ``"eps"`` (the net predicts the noise;
-            the orbit target becomes ``(x_t - alpha phi*) / sigma``, PAPER.md §1.1).
+            the orbit target becomes ``(x_t - alpha phi*) / sigma``,
+            docs/theory.md#other-targets).
         weighting: ``"none"`` (default), ``"snr"`` (``alpha^2 / sigma^2``, the 1D toy's weight) or a callable
             ``t -> w``.
-        include_identity: keep the generating element among the candidates (default True, PAPER.md §3.6).
+        include_identity: keep the generating element among the candidates (default True, docs/theory.md#finite-k).
         t_min, t_max: ``t ~ U[t_min, t_max]`` when ``t`` is not given (default ``[1e-3, 1]``).
         loss_type: ``"squared"`` (default; the theory) or ``"norm"`` (per-point L2 norm, not squared, as in
-            the ET-Flow reference code — outside the theory, PAPER.md §6.5 P4).
+            the ET-Flow reference code — outside the theory, docs/theory.md#norm-loss).
         temperature: softmax temperature of the orbit weights (default 1 = exact posterior).
         proposal: how the orbit candidates are drawn (default ``"haar"``; ``"aligned"``, ``"aligned-scored"`` or
             a :class:`symviz.proposals.AlignedProposal` for SO(3) and SO(3) x permutations), passed to

@@ -1,6 +1,7 @@
 """Metrics: the equivariance checker, per-noise-level gradient variance, distribution distances, COV/MAT.
 
-``equivariance_error`` is the one checker that tests, tutorials and users all call (STYLE.md: e3nn's
+``equivariance_error`` is the one checker that tests, tutorials and users all call (docs/architecture.md#conventions;
+e3nn's
 ``assert_equivariant`` does its own transform in float64 so the test is never the source of error).
 """
 
@@ -110,8 +111,8 @@ def gradient_variance(
     replacement), a training pair from ``loss_fn`` (a :class:`symviz.losses.DenoisingLoss`) at that ``t``,
     and the per-sample gradients ``d loss_i / d theta`` (``torch.func.vmap``) of the loss ``loss_fn`` trains
     with: its own :meth:`~symviz.losses.DenoisingLoss.per_sample` (squared or ``loss_type="norm"``, its
-    weighting, the mask). Returns ``(T,)``: ``E ||grad_i - mean grad||^2`` (unbiased). Theorem 1 (PAPER.md
-    §3.4): orbit <= augment.
+    weighting, the mask). Returns ``(T,)``: ``E ||grad_i - mean grad||^2`` (unbiased). Theorem 1
+    (arXiv 2502.09890 §3.2; docs/theory.md#theorem-1): orbit <= augment.
 
     Args:
         mask: optional ``(N, n)`` padding mask for ``data``; passed to the net as ``mask=``.
@@ -186,7 +187,8 @@ def _quantile_match(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, tor
 def w2_1d(x, y) -> float:
     """1D Wasserstein-2 distance between two empirical samples (sorted-sample matching).
 
-    For equal sizes this is ``sqrt(mean (sort(x) - sort(y))^2)`` (the 1D toy protocol, PAPER.md §5.1).
+    For equal sizes this is ``sqrt(mean (sort(x) - sort(y))^2)`` (the 1D toy protocol, arXiv 2502.09890 §4.1;
+    docs/theory.md#toy1d).
     """
     x, y = _flat(x, "x").reshape(-1, 1), _flat(y, "y").reshape(-1, 1)
     a, b = _quantile_match(x.double(), y.double())

@@ -14,7 +14,7 @@ generating element is in slot 0, and ``x0`` was augmented (``x0 = g y`` with ``g
 given ``x_t``. For a fixed, non-augmented ``x0``, or without the generating element, the finite-K estimate is
 biased (consistent as K grows).
 
-Numerics (DESIGN.md "numerical contract"): log-space weights with max subtraction; ``sigma = 0`` gives the
+Numerics (docs/architecture.md#numerical-contract): log-space weights with max subtraction; ``sigma = 0`` gives the
 limit (weights uniform on the nearest candidates, i.e. the target is x0 for ``x_t = x0``); ``alpha = 0`` gives
 uniform weights; padded candidates (invalid permutations) get logit -inf before the softmax.
 """
@@ -99,7 +99,7 @@ def orbit_logits(
     Args:
         candidates: ``(..., K, n, d)``. xt: ``(..., n, d)``. alpha, sigma: scalars or ``(...)``.
         mask: ``(..., n)`` real points. valid: ``(..., K)`` valid candidates (others get -inf).
-        temperature: tau; 1 is the exact posterior (PAPER.md §6.5 P3 — the reference code's 0.4/(1-t)
+        temperature: tau; 1 is the exact posterior (docs/theory.md#temperature — the reference code's 0.4/(1-t)
             temperature is not the default).
     Returns:
         ``(..., K)`` logits.
@@ -269,7 +269,7 @@ def orbit_target(
 
 
 # ----------------------------------------------------------------------------------------------
-# Closed forms (PAPER.md §2.3)
+# Closed forms (docs/theory.md#closed-forms)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -303,7 +303,7 @@ def langevin(kappa: torch.Tensor) -> torch.Tensor:
 def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
     """The exact orbit target (Eq. 11) in closed form, ``(..., n, d)``.
 
-    Supported (PAPER.md §2.3, derivations there):
+    Supported (docs/theory.md#closed-forms, derivations there):
 
     - ``Reflection(d)`` on any cloud: ``phi* = x0 tanh(alpha <x0, x_t> / sigma^2)`` (inner product over all
       points and coordinates).

@@ -1,4 +1,4 @@
-"""A sane default thread count: small machines oversubscribe easily (TOOLING.md §4)."""
+"""A sane default thread count: small machines oversubscribe easily (docs/architecture.md#threads)."""
 
 from __future__ import annotations
 

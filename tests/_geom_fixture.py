@@ -1,4 +1,4 @@
-"""Writes a tiny GEOM ``rdkit_folder`` (DATA.md §2.4) plus TD split/test files into a directory."""
+"""Writes a tiny GEOM ``rdkit_folder`` (docs/data.md#geom-fixtures) plus TD split/test files into a directory."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ def test_schedule_endpoints_and_toy1d_grid():
     c = VPSchedule("cosine")
     assert float(c.alpha(torch.tensor(0.0))) == pytest.approx(1.0) and float(c.sigma(torch.tensor(0.0))) == 0.0
     assert float(c.alpha(torch.tensor(1.0))) == 0.0 and float(c.sigma(torch.tensor(1.0))) == 1.0
-    toy = VPSchedule("toy1d")  # PAPER.md §1.2: sigma = linspace(0.01, 0.999, 100) at t = i / 99
+    toy = VPSchedule("toy1d")  # docs/theory.md#groups-per-experiment: sigma = linspace(0.01, 0.999, 100) at t = i / 99
     i = torch.arange(100, dtype=F64)
     assert torch.allclose(toy.sigma(i / 99), torch.linspace(0.01, 0.999, 100, dtype=F64), atol=1e-12)
     lin = VPSchedule("linear")

@@ -67,7 +67,8 @@ def test_action_axioms(G, seed):
 
 
 def _rowsum_bug_act(g, x):
-    """The reference code's einsum (PAPER.md §6.5 P1): scales axis p by sum_q R[p, q] instead of rotating."""
+    """The reference code's einsum (docs/theory.md#rotation-einsum): scales axis p by sum_q R[p, q] instead of
+    rotating."""
     return torch.einsum("...np,...pq->...np", x, g)
 
 

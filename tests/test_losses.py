@@ -23,7 +23,8 @@ def _nets():
 
 @pytest.mark.parametrize("group, k", [(Cyclic(6), None), (SO2(), 8)], ids=["C6-exact", "SO2-K8"])
 def test_augment_minus_orbit_is_network_independent(group, k):
-    """PAPER.md §3.4 step 5: L_aug(phi) - L_orbit(phi) = E||x0 - E[x0|x_t]||^2 for every phi (common random numbers)."""
+    """docs/theory.md#loss-offset: L_aug(phi) - L_orbit(phi) = E||x0 - E[x0|x_t]||^2 for every phi (common random
+    numbers)."""
     sched = VPSchedule()
     x0 = cloud_dataset(20000).double()
     aug = DenoisingLoss(sched, "augment", group)

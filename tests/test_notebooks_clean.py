@@ -74,5 +74,5 @@ def test_first_code_cell_sets_threads(path: Path):
     first = _code_cells(nb)[0].source
     assert THREADS_RE.search(first), (
         f"{path.name}: the first code cell must limit threads, e.g. `torch.set_num_threads(1)` or "
-        "os.environ['OMP_NUM_THREADS'] = '1' (kernels share few cores; see TOOLING.md §4)"
+        "os.environ['OMP_NUM_THREADS'] = '1' (kernels share few cores; see docs/architecture.md#threads)"
     )

@@ -160,7 +160,7 @@ def test_equivariance_check_fails_on_a_wrong_action(gen):
 
 
 def test_candidate_count_reaches_the_estimator(gen):
-    """PAPER.md P2: a non-default K is what the estimator uses."""
+    """docs/theory.md#num-rotations: a non-default K is what the estimator uses."""
     x0 = center(torch.randn(2, 6, 3, generator=gen))
     res = orbit_target(x0, x0, 0.9, 0.3, SO3(), num_samples=37, generator=gen)
     assert res.candidates.shape == (2, 37, 6, 3) and res.weights.shape == (2, 37)
@@ -195,7 +195,7 @@ def _enumerated_mean(G, y, xt, alpha, sigma, k, include_identity):
 
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_identity_inclusion_is_exactly_unbiased(k, gen):
-    """PAPER.md §3.6: with the generating element in the set, E[T_K | x_t, y] = phi* for every K (exact)."""
+    """docs/theory.md#finite-k: with the generating element in the set, E[T_K | x_t, y] = phi* for every K (exact)."""
     G = Cyclic(5)
     y = center(torch.randn(3, 2, generator=gen, dtype=F64))
     xt = 0.8 * y + 0.6 * torch.randn(3, 2, generator=gen, dtype=F64)
@@ -207,7 +207,7 @@ def test_identity_inclusion_is_exactly_unbiased(k, gen):
 
 
 def test_identity_inclusion_bias_so3_monte_carlo():
-    """PAPER.md §7.3: bias proxy E<T_K - phi*, x_t/|x_t|> is ~0 with identity, strongly negative without."""
+    """docs/theory.md#snis-bias: bias proxy E<T_K - phi*, x_t/|x_t|> is ~0 with identity, strongly negative without."""
     gen = torch.Generator().manual_seed(7)
     n, sigma = 20000, 0.1
     alpha = math.sqrt(1 - sigma**2)
@@ -271,7 +271,8 @@ def test_mask_ignores_padded_points(gen):
 
 
 def test_padded_permutations_get_zero_weight(gen):
-    """PAPER.md P8: invalid (padding) elements get logit -inf before the softmax; no NaN if only one is valid."""
+    """docs/theory.md#numerics: invalid (padding) elements get logit -inf before the softmax; no NaN if only one is
+    valid."""
     perms = torch.tensor([[[0, 1, 2], [1, 0, 2]], [[0, 1, 2], [-1, -1, -1]]])
     P = Permutations(perms)
     x0 = center(torch.randn(2, 3, 2, generator=gen, dtype=F64))
@@ -283,7 +284,7 @@ def test_padded_permutations_get_zero_weight(gen):
 
 
 def test_temperature_is_explicit(gen):
-    """PAPER.md P3: default tau = 1 matches the closed form; tau != 1 changes the weights."""
+    """docs/theory.md#temperature: default tau = 1 matches the closed form; tau != 1 changes the weights."""
     x0 = torch.tensor([[1.0, 0.0]], dtype=F64)
     xt = torch.tensor([[0.2, 0.5]], dtype=F64)
     grid = SO2().grid(720, dtype=F64)

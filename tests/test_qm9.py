@@ -79,4 +79,4 @@ def test_qm9pack_csvs_located_without_import():
     assert recs[0].index == 1 and recs[0].smiles == "C" and recs[0].elements == ("C", "H", "H", "H", "H")
     mols, fails = build_qm9_mols(recs)
     assert len(mols) + sum(fails.values()) == 300
-    assert len(mols) >= 0.85 * 300  # DATA.md §5: ~94% succeed
+    assert len(mols) >= 0.85 * 300  # docs/data.md#qm9pack: ~94% succeed

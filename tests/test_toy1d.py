@@ -1,4 +1,5 @@
-"""The 1D reflection toy (PAPER.md §5.1): loss floor, orbit target, DDIM, metrics, the JSON writer."""
+"""The 1D reflection toy (arXiv 2502.09890 §4.1; docs/theory.md#toy1d): loss floor, orbit target, DDIM, metrics, the
+JSON writer."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Build the offline QM9 conformer set refined with GFN2-xTB (``symviz/data/files/qm9_xtb_confs_v2.npz``; DATA.md §6.4).
+"""Build the offline QM9 conformer set refined with GFN2-xTB (``symviz/data/files/qm9_xtb_confs_v2.npz``;
+docs/data.md#recipe).
 
 Usage (one single-threaded process per worker; resumable)::
 

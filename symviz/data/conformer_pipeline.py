@@ -1,6 +1,6 @@
 """Per-molecule conformer pipeline for the offline set: ETKDGv3 seeds → (MMFF) → GFN2-xTB → filters.
 
-Used by :mod:`symviz.data.build_conformers`; see its docstring and DATA.md §6.4 for the recipe. The xTB step
+Used by :mod:`symviz.data.build_conformers`; see its docstring and docs/data.md#recipe for the recipe. The xTB step
 needs the optional ``tblite`` and ``ase`` packages (extra ``[xtb]``); they are imported lazily.
 """
 
@@ -88,7 +88,7 @@ def derive_seed(base: int, index: int) -> int:
 def embed_seeds(mol: Chem.Mol, n: int, random_seed: int) -> Chem.Mol:
     """Copy of ``mol`` with up to ``n`` ETKDGv3 conformers (stereo from ``mol`` enforced).
 
-    Raises ``ValueError`` for ``random_seed == 0`` (RDKit would return identical conformers; DATA.md §5).
+    Raises ``ValueError`` for ``random_seed == 0`` (RDKit would return identical conformers; docs/data.md#qm9pack).
     """
     if int(random_seed) == 0:
         raise ValueError("random_seed must be != 0: ETKDG with randomSeed=0 returns identical conformers")

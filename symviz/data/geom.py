@@ -1,4 +1,5 @@
-"""Readers for real GEOM data (``rdkit_folder``) and the Torsional Diffusion split/test files (DATA.md §1-2).
+"""Readers for real GEOM data (``rdkit_folder``) and the Torsional Diffusion split/test files
+(docs/data.md#geom-format).
 
 Layout::
 

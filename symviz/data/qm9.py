@@ -1,7 +1,7 @@
 """QM9 from the ``qm9pack`` wheel: SMILES + B3LYP geometries as RDKit molecules with stereo from 3D.
 
 ``qm9pack`` (MIT, R. Ramakrishnan) ships the QM9 CSVs (130,831 molecules) inside its wheel. Two traps
-(DATA.md §5):
+(docs/data.md#qm9pack):
 
 1. ``import qm9pack`` fails with current setuptools (it imports ``pkg_resources``), so the CSVs are located
    through :mod:`importlib.metadata` and the package is **never imported**.

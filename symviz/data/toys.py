@@ -14,7 +14,8 @@ __all__ = ["toy1d", "blob_2d", "asymmetric_cloud_2d", "cloud_dataset", "symmetri
 
 
 def toy1d(num: int = 200) -> torch.Tensor:
-    """The paper's 1D toy (PAPER.md §5.1): ``num`` copies of the single point ``x0 = 1``, shape ``(num, 1, 1)``."""
+    """The paper's 1D toy (arXiv 2502.09890 §4.1; docs/theory.md#toy1d): ``num`` copies of the single point
+    ``x0 = 1``, shape ``(num, 1, 1)``."""
     return torch.ones(num, 1, 1)
 
 

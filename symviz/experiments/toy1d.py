@@ -1,4 +1,5 @@
-"""The paper's 1D reflection toy, end to end (PAPER.md §5.1, Table 1 of Tong et al. 2025, arXiv 2502.09890).
+"""The paper's 1D reflection toy, end to end (Table 1 of Tong et al. 2025, arXiv 2502.09890 §4.1;
+docs/theory.md#toy1d).
 
     python -m symviz.experiments.toy1d --jobs 2          # full table: 3 variants x seeds 0 1 2 x 100k steps
     python -m symviz.experiments.toy1d --render data/results/toy1d.json   # rewrite the .md from stored JSON
@@ -12,7 +13,7 @@ stream. A resumed run continues from there and ends exactly where an uninterrupt
 leaves its numbers there (``<variant>_seed<seed>.json``), which a resume reads instead of training and
 evaluating again. The folder's files are deleted once the table is written, unless ``--keep-checkpoints``.
 
-Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
+Protocol (arXiv 2502.09890 §4.1, Table 1; docs/theory.md#toy1d; re-implemented, not copied):
 
 - data: 200 copies of ``x0 = 1``; group ``Z2 = {x -> +-x}``; target law ``(delta_-1 + delta_+1) / 2``;
 - schedule: discrete ``t in {0..99}``, ``sigma = linspace(0.01, 0.999, 100)``, ``alpha = sqrt(1 - sigma^2)``;
@@ -20,7 +21,7 @@ Protocol (PAPER.md §5.1, §6.4; re-implemented, not copied):
 - loss: ``mean_batch (D - target)^2 alpha_t^2 / sigma_t^2``, full batch 200, Adam 1e-3, StepLR(8000, 0.8);
 - variants: ``equinet`` (target x0 = 1), ``aug`` (x0 redrawn from {+-1} each step), ``orbdiff`` (x0 = 1, the
   exact 2-element orbit target ``x0 tanh(alpha x0 x_t / sigma^2)``, Eq. 11, via ``sv.orbit.orbit_target``);
-- validation every 500 steps: DDIM (PAPER.md §4) from 1000 fixed ``|N(0,1)|`` starts, error ``mean |x - 1|``
+- validation every 500 steps: DDIM (docs/theory.md#sampling) from 1000 fixed ``|N(0,1)|`` starts, error ``mean |x - 1|``
   over outputs > 0; the best checkpoint is kept;
 - random numbers: one torch stream per seed, consumed in the reference code's order (see ``train_one``). The
   OrbDiff sample error is seed-sensitive (``data/results/toy1d_more_seeds.md`` and
@@ -85,14 +86,17 @@ PAPER_TABLE1 = {
     "aug": {"mad": (9.50e-5, 9.63e-5), "w2": (0.853e-3, 1.156e-3)},
     "orbdiff": {"mad": (0.37e-5, 0.09e-5), "w2": (0.004e-3, 0.001e-3)},
 }
-LOSS_FLOOR = 0.2056  # PAPER.md §7.1: minimum SNR-weighted loss of EquiNet and +Aug (200-point Gauss-Hermite)
+LOSS_FLOOR = (
+    0.2056  # docs/theory.md#loss-floor: minimum SNR-weighted loss of EquiNet and +Aug (200-point Gauss-Hermite)
+)
 QUICK_STEPS = 3000
 
 
 def schedule(dtype=torch.float32) -> tuple[torch.Tensor, torch.Tensor]:
     """``(alpha, sigma)``, each ``(100,)``.
 
-    ``sigma = linspace(0.01, 0.999, 100)`` and ``alpha = sqrt(1 - sigma^2)`` (PAPER.md §1.2).
+    ``sigma = linspace(0.01, 0.999, 100)`` and ``alpha = sqrt(1 - sigma^2)``
+    (arXiv 2502.09890 §4.1; docs/theory.md#groups-per-experiment).
     """
     sigma = torch.linspace(0.01, 0.999, NUM_T, dtype=torch.float64)
     return torch.sqrt(1 - sigma**2).to(dtype), sigma.to(dtype)
@@ -109,13 +113,13 @@ def orbit_target_1d(x0, xt, alpha, sigma) -> torch.Tensor:
 
 
 def tanh_target(x0, xt, alpha, sigma) -> torch.Tensor:
-    """Its closed form ``x0 tanh(alpha x0 x_t / sigma^2)`` (PAPER.md §2.3), same shapes."""
+    """Its closed form ``x0 tanh(alpha x0 x_t / sigma^2)`` (docs/theory.md#closed-forms), same shapes."""
     a, s = alpha.reshape(-1, 1, 1), sigma.reshape(-1, 1, 1)
     return x0 * torch.tanh(a * x0 * xt / s**2)
 
 
 def loss_floor(num_nodes: int = 200) -> float:
-    """Minimum SNR-weighted loss of EquiNet / +Aug by Gauss-Hermite quadrature (PAPER.md §7.1, ~0.2056).
+    """Minimum SNR-weighted loss of EquiNet / +Aug by Gauss-Hermite quadrature (docs/theory.md#loss-floor, ~0.2056).
 
     ``(1/100) sum_t (alpha^2/sigma^2) E_{x ~ N(alpha, sigma^2)} (1 - tanh(alpha x / sigma^2))^2``: the optimal
     odd denoiser is ``E[x0 | x_t] = tanh(alpha x_t / sigma^2)`` and by symmetry ``x0 = 1`` suffices.
@@ -129,7 +133,7 @@ def loss_floor(num_nodes: int = 200) -> float:
 
 @torch.no_grad()
 def ddim_1d(net: nn.Module, x_start: torch.Tensor) -> torch.Tensor:
-    """Deterministic DDIM on the discrete grid (PAPER.md §4): for t = 99..0, ``x0_hat = D(x, t/100)``,
+    """Deterministic DDIM on the discrete grid (docs/theory.md#sampling): for t = 99..0, ``x0_hat = D(x, t/100)``,
     ``eps_hat = (x - alpha_t x0_hat) / sigma_t``, ``x <- alpha_{t-1} x0_hat + sigma_{t-1} eps_hat``; returns
     ``x0_hat`` at t = 0. x_start: ``(N, 1, 1)`` (the t = 99 state)."""
     alpha, sigma = schedule(x_start.dtype)
@@ -435,7 +439,7 @@ def run(
         }
     result = {
         "experiment": "toy1d",
-        "protocol": "PAPER.md §5.1 (Table 1 of arXiv 2502.09890)",
+        "protocol": "docs/theory.md#toy1d (arXiv 2502.09890 §4.1, Table 1)",
         "command": command
         or f"python -m symviz.experiments.toy1d --steps {steps} --seeds " + " ".join(map(str, seeds)),
         "metric_note": "MAD = mean |x - sign(x)|, reported as 'RMSD' in the paper; W2 vs 50k -1 and 50k +1",
@@ -583,7 +587,10 @@ def main(argv=None) -> int:
         if not args.render.is_file():
             p.error(f"--render: no result file at {args.render}; run the experiment first")
         table = markdown_table(json.loads(args.render.read_text()))
-        atomic_write_text(args.render.with_suffix(".md"), "# 1D reflection toy (PAPER.md §5.1)\n\n" + table)
+        atomic_write_text(
+            args.render.with_suffix(".md"),
+            "# 1D reflection toy (arXiv 2502.09890 §4.1, Table 1; docs/theory.md#toy1d)\n\n" + table,
+        )
         print(table)
         return 0
     sv.configure_threads(1)
@@ -605,7 +612,9 @@ def main(argv=None) -> int:
         resume=args.resume,
     )
     table = markdown_table(result)
-    atomic_write_text(out.with_suffix(".md"), "# 1D reflection toy (PAPER.md §5.1)\n\n" + table)
+    atomic_write_text(
+        out.with_suffix(".md"), "# 1D reflection toy (arXiv 2502.09890 §4.1, Table 1; docs/theory.md#toy1d)\n\n" + table
+    )
     if not args.keep_checkpoints:
         remove_checkpoints(ckpt_dir, [f"{v}_seed{seed}.pt" for v in args.variants for seed in args.seeds])
     print(table)

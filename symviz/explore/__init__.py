@@ -1,7 +1,8 @@
 """Pure functions behind the symviz widgets and tutorials 01–04: tensors in, numpy arrays out.
 
 Every widget in :mod:`symviz.widgets` is a thin view over one function here, and the tutorials and tests call
-the same functions (STYLE.md: "widgets are thin views over pure functions"). Nothing here plots; the maths
+the same functions (docs/architecture.md#conventions: "widgets are thin views over pure,
+tested functions"). Nothing here plots; the maths
 is the core's (:mod:`symviz.orbit`, :mod:`symviz.diffusion`, :mod:`symviz.groups`).
 
     frame = orbit_explorer_frame("SO2", t=0.3, K=16, seed=0)  # candidates, weights, MC and exact target

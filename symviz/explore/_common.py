@@ -50,7 +50,7 @@ def make_group(name) -> MatrixGroup:
 def make_x0(data="point") -> torch.Tensor:
     """The clean 2D sample ``(n, 2)`` in float64: ``"point"`` (one point, n = 1), ``"cloud"`` (the centred
     asymmetric 4-point cloud of :func:`symviz.data.toys.asymmetric_cloud_2d`), or an array ``(n, 2)``.
-    Clouds with ``n > 1`` must be centred (rotation targets need zero centre of mass, PAPER.md §2.5)."""
+    Clouds with ``n > 1`` must be centred (rotation targets need zero centre of mass, docs/theory.md#centering)."""
     if isinstance(data, str):
         if data == "point":
             return torch.tensor([[1.2, 0.45]], dtype=DTYPE)

@@ -82,7 +82,7 @@ def orbit_explorer_frame(
 
     Args:
         group: a name in :data:`GROUP_CHOICES` (or any :func:`make_group` name). t: diffusion time in [0, 1].
-        K: candidates, identity included when ``include_identity`` (default True, PAPER.md §3.6), 1..MAX_K.
+        K: candidates, identity included when ``include_identity`` (default True, docs/theory.md#finite-k), 1..MAX_K.
         seed: seeds the noise eps (generator ``seed``) and the Haar draws (generator ``seed + 1``), so
             moving K keeps x_t fixed.
         data: ``"point"``, ``"cloud"`` or an ``(n, 2)`` array (see :func:`make_x0`).

@@ -11,7 +11,7 @@ A group is an object with the operations of the maths (UvA DL course style):
 Element layouts (``k`` is the element axis, ``B`` an optional per-cloud batch):
 
 - matrix groups (Reflection, Cyclic, Dihedral, SO2, O2, SO3, O3): orthogonal matrices ``(k, d, d)``;
-  the action is ``g . x = x R^T`` (each point ``x_i -> R x_i``). PAPER.md §6.5 P1: the reference code's
+  the action is ``g . x = x R^T`` (each point ``x_i -> R x_i``). docs/theory.md#rotation-einsum: the reference code's
   einsum scaled each axis by a row sum of ``R`` instead; ``tests/test_groups.py`` has a regression test.
 - :class:`Permutations`: index tensors ``(k, n)`` or batched ``(B, k, n)``; ``act(p, x)[..., i, :] =
   x[..., p[i], :]``. Rows equal to -1 mark padding (invalid elements, see :meth:`Group.element_mask`).

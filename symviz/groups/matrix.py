@@ -196,7 +196,7 @@ def _quaternion_to_matrix(q: torch.Tensor) -> torch.Tensor:
 
 
 class SO3(MatrixGroup):
-    """Rotations of space; Haar sampling by Shoemake's uniform unit quaternion (PAPER.md §2.4)."""
+    """Rotations of space; Haar sampling by Shoemake's uniform unit quaternion (docs/theory.md#monte-carlo)."""
 
     def __init__(self):
         super().__init__(3)

@@ -7,9 +7,9 @@ Layer ``l`` (all pairs i != j among real points):
     h_i <- h_i + phi_h(h_i, sum_j m_ij)
 
 Distances use ``sqrt(d^2 + 1e-8)``: ``sqrt(d^2)`` on the diagonal gives NaN gradients even when masked
-(TOOLING.md §7). The output is re-centred over the real points, so the network maps centred clouds to centred
-clouds and is equivariant under rotations, reflections, translations and permutations. A molecule with no real
-point (an all-padding row of a batch) gives zeros, not NaN.
+(docs/architecture.md#cpu-costs). The output is re-centred over the real points, so the network maps centred
+clouds to centred clouds and is equivariant under rotations, reflections, translations and permutations. A
+molecule with no real point (an all-padding row of a batch) gives zeros, not NaN.
 """
 
 from __future__ import annotations

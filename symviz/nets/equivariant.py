@@ -11,7 +11,8 @@ __all__ = ["OddNet", "RadialNet"]
 
 
 class OddNet(nn.Module):
-    """``D(x, t) = f([x, t]) - f([-x, t])``: odd in x, hence equivariant under ``x -> -x`` (PAPER.md §5.1).
+    """``D(x, t) = f([x, t]) - f([-x, t])``: odd in x, hence equivariant under ``x -> -x``
+    (arXiv 2502.09890 §4.1; docs/theory.md#toy1d).
 
     The paper's 1D "EquiNet" is ``OddNet(1, 1, hidden=(10, 5), act=nn.Tanh)`` fed with ``t`` raw.
 

@@ -8,7 +8,7 @@
 
 * **Offline.** :func:`show_conformers` calls :func:`symviz.viz.offline_js.enable_offline_3dmol` first (the
   vendored 3Dmol.js, inlined once per kernel), and its view carries no CDN address: py3Dmol's fallback
-  loader gets a ``data:`` script that only prints how to reload the library (TOOLING.md §5.3).
+  loader gets a ``data:`` script that only prints how to reload the library (docs/architecture.md#offline-js).
 * **Aligned.** Conformers are superimposed on a reference conformer before they are drawn: a rigid motion
   (rotation + translation, no reflection) fitted on heavy atoms, by default symmetry-aware
   (``rdMolAlign.GetBestAlignmentTransform``, the alignment behind the COV/MAT RMSD of

@@ -38,7 +38,8 @@ SKIP_REASON = (
     "`apt-get install -y chromium` and `pip install -e .[browser]` (never `playwright install`)"
 )
 BROWSER_READY = CHROMIUM is not None and HAVE_PLAYWRIGHT
-# Flags of TOOLING.md §5.1; --headless comes from headless=True and Playwright makes a fresh profile dir.
+# Flags of docs/architecture.md#browser-tests; --headless comes from headless=True and Playwright makes a fresh
+# profile dir.
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
