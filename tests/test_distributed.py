@@ -4,6 +4,7 @@ The reference recomputes each rank's gradient by hand (same generator seed ``see
 averages them; one SGD step of DDP must land exactly there. The torchrun command line is run once end to end.
 """
 
+import datetime
 import json
 import os
 import socket
@@ -42,7 +43,7 @@ def _setup():
 def _rank_main(rank: int, world: int, port: int, folder: str, steps: int) -> None:
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     try:
         net, loss, data = _setup()
         if rank == 1:  # different local weights: DDP must broadcast rank 0's before the first step
@@ -71,7 +72,7 @@ def _resume_main(rank: int, world: int, port: int, folder: str) -> None:
     """Each rank: 4 steps straight, then 2 steps + resume to 4 (every rank restores its own random state)."""
     torch.set_num_threads(1)
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    dist.init_process_group("gloo", rank=rank, world_size=world, timeout=datetime.timedelta(seconds=120))
     try:
         out = {}
         for name, plan in (("straight", [4]), ("resumed", [2, 4])):
