@@ -135,6 +135,8 @@ def fit(
     run_info["data_shape"] = list(data.shape)
     hist = History()
     start_step, acc, cnt, seconds_before = 0, 0.0, 0, 0.0
+    if ctx.active and resume:  # every rank sees the same file: rank 0 may just have written it
+        torch.distributed.barrier()
     if resume and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path)
         start_step, acc, cnt = _restore(state, net, opt, scheduler, gen, ctx, run_info, checkpoint_path)
@@ -154,6 +156,8 @@ def fit(
             hist.seconds = seconds_before + time.perf_counter() - start
             training = {"ranks": ranks, "fit": run_info}
             save_checkpoint(checkpoint_path, net, opt, step, hist, checkpoint_meta, scheduler, training)
+        if ctx.active:  # no rank moves on (e.g. to a resume that reads this file) before rank 0 has written it
+            torch.distributed.barrier()
 
     it = range(start_step + 1, steps + 1)
     bar = None
