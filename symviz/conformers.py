@@ -319,16 +319,12 @@ def bond_graph_ok(mol, coords: np.ndarray) -> np.ndarray:
     want = np.zeros((n, n), dtype=bool)
     for b in mol.GetBonds():
         want[b.GetBeginAtomIdx(), b.GetEndAtomIdx()] = want[b.GetEndAtomIdx(), b.GetBeginAtomIdx()] = True
-    out = np.zeros(coords.shape[0], dtype=bool)
     bare = Chem.RWMol()
     for a in mol.GetAtoms():
         bare.AddAtom(Chem.Atom(a.GetAtomicNum()))
+    out = np.zeros(coords.shape[0], dtype=bool)
     for j, p in enumerate(np.asarray(coords, dtype=np.float64)):
-        m = Chem.Mol(bare)
-        conf = Chem.Conformer(n)
-        for i, xyz in enumerate(p):
-            conf.SetAtomPosition(i, xyz.tolist())
-        m.AddConformer(conf, assignId=True)
+        m = conformer_mol(bare.GetMol(), p[None])
         try:
             rdDetermineBonds.DetermineConnectivity(m)
         except (ValueError, RuntimeError):
@@ -341,7 +337,9 @@ def bond_graph_ok(mol, coords: np.ndarray) -> np.ndarray:
 
 
 def conformer_mol(mol, coords: np.ndarray):
-    """A copy of ``mol`` (no conformers kept) with one conformer per ``coords[j]`` ``(k, n, 3)``."""
+    """A copy of ``mol`` (its own conformers dropped) with one conformer per ``coords[j]`` ``(k, n, 3)``, ids
+    0..k-1; ``mol`` is not modified. (The viewer's :func:`symviz.viz.molview.conformers_to_mol` adds input
+    checks on top of this.)"""
     from rdkit import Chem
 
     out = Chem.Mol(mol)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from symviz import train
+from symviz.conformers import load_model
 from symviz.data.ensembles import load_offline_ensembles, mol_from_mapped_smiles
 from symviz.data.molgraph import automorphisms
 from symviz.diffusion import VPSchedule, center
@@ -145,7 +146,7 @@ def test_command_trains_and_load_model_rebuilds_the_net(tmp_path, capsys, tensor
     assert json.loads(meta["spec"]) == net_spec(kind, hidden=16, layers=2)
     assert json.loads(meta["args"])["mode"] == "orbit" and meta["train_molecules"] == 5
     assert math.isfinite(meta["val_loss"]) and meta["val_loss"] > 0 and state["step"] == 3
-    net, meta2 = qm9_train.load_model(out)
+    net, meta2 = load_model(str(out))
     assert meta2 == meta and not net.training
     # the rebuilt network has the trained weights and gives the trained network's output
     trained = build_net(json.loads(meta["spec"]))

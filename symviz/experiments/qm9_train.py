@@ -171,14 +171,5 @@ def _warmup_cosine(steps: int, warmup: int = 100):
     return f
 
 
-def load_model(path):
-    """``(net, meta)`` from a checkpoint of this command (``torch.load(weights_only=True)``)."""
-    state = load_checkpoint(path)
-    spec = json.loads(state["meta"]["spec"])
-    net = build_net(spec)
-    net.load_state_dict(state["model"])
-    return net.eval(), state["meta"]
-
-
 if __name__ == "__main__":
     raise SystemExit(main())

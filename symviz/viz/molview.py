@@ -85,19 +85,9 @@ def conformers_to_mol(template, coords):
 
     Conformer ids are 0..K-1. ``template``'s own conformers are dropped; ``template`` is not modified.
     """
-    from rdkit import Chem
-    from rdkit.Geometry import Point3D
+    from symviz.conformers import conformer_mol
 
-    c = _check_coords(coords, template.GetNumAtoms())
-    out = Chem.Mol(template)
-    out.RemoveAllConformers()
-    for k, p in enumerate(c):
-        conf = Chem.Conformer(template.GetNumAtoms())
-        for i, (x, y, z) in enumerate(p):
-            conf.SetAtomPosition(i, Point3D(float(x), float(y), float(z)))
-        conf.SetId(k)
-        out.AddConformer(conf, assignId=False)
-    return out
+    return conformer_mol(template, _check_coords(coords, template.GetNumAtoms()))
 
 
 def as_mol(obj, coords=None):
