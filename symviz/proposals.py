@@ -22,6 +22,17 @@ defensive weight ``beta`` (default 0.1) the candidate comes instead from Haar x 
 
 with ``pi_H = 1`` for uniform draws and ``pi_H(h) = |H| rho(h)`` for scored draws, ``rho`` the discrete
 proposal over the enumerated table (see ``AlignedProposal._table``). ``nu >= beta > 0`` everywhere.
+
+**Scored automorphisms without enumeration.** Molecular groups (:class:`symviz.groups.AutomorphismGroup`,
+``|H| = |Aut_heavy| prod_v |H_v|!``, 31,104 for neopentane) are too large to score element by element, so a
+scored ``h = sigma . tau`` is drawn in two exact stages (``AlignedProposal._aut_parts``): (1) the heavy-atom
+automorphism ``sigma`` in proportion to the same Laplace score, computed from the *class-averaged* cloud
+(every hydrogen replaced by the centroid of its swap class, which no ``tau`` changes: ``M_sigma`` is the mean
+of ``M_(sigma, tau)`` over ``tau``); (2) the hydrogen swaps ``tau`` given ``sigma``, one position at a time
+inside each swap class (Plackett-Luce), with logits ``kappa x_t,i . R_sigma y_j`` for the still-free atoms
+``j`` of the class, ``R_sigma`` the Kabsch rotation of stage (1). Then ``rho(h) = rho_1(sigma)
+rho_2(tau | sigma)``, evaluated exactly for any element (slot 0 included); both stages are functions of the
+candidate cloud ``h.x0`` only (up to rotation), so the unbiasedness argument below holds unchanged.
 At ``alpha = 0``, ``F = 0`` and ``nu = 1``: Haar. Concentrations are capped at ``max_concentration``
 (largest singular value of ``F``); the cap changes the proposal, not the exactness, because the same ``F`` is
 used to sample and to evaluate ``nu``.
@@ -52,7 +63,8 @@ import math
 import torch
 
 from symviz import fisher
-from symviz.groups import SO3, Group, Product
+from symviz.groups import SO3, AutomorphismGroup, Group, Product
+from symviz.groups.automorphisms import within_class_permutations
 
 __all__ = ["PROPOSALS", "AlignedProposal", "resolve_proposal"]
 
@@ -145,6 +157,12 @@ class AlignedProposal:
         u, s, v = fisher.proper_svd(m)
         return u, s * self._capped(kappa, s[..., 0]).unsqueeze(-1), v
 
+    def _score(self, m, kappa):
+        """Laplace log-mass ``sum(s) - 1/2 sum_j log(1 + pi^(1/3) lam_j)`` of ``F = kappa m`` (see ``_table``)."""
+        s = _proper_singular_values(m)
+        s = s * self._capped(kappa, s[..., 0]).unsqueeze(-1)
+        return s.sum(-1) - 0.5 * torch.log1p(math.pi ** (1 / 3) * fisher._lam(s)).sum(-1)
+
     def _table(self, h_group, x0, xt, alpha, sigma, mask):
         """Scored draws: ``(table, valid, log_pi)``, ``log_pi (..., P)`` = ``log |H| + log rho(h)`` for every
         element of ``H`` (-inf on padding rows), ``rho = softmax(score)``.
@@ -155,9 +173,7 @@ class AlignedProposal:
         long as the drawn elements' ``log_pi`` is read from this table (it is)."""
         table = h_group.elements(device=x0.device)
         m, kappa = self._cross(xt, h_group.act(table, x0.unsqueeze(-3)), alpha, sigma, mask)
-        s = _proper_singular_values(m)
-        s = s * self._capped(kappa, s[..., 0]).unsqueeze(-1)
-        score = s.sum(-1) - 0.5 * torch.log1p(math.pi ** (1 / 3) * fisher._lam(s)).sum(-1)
+        score = self._score(m, kappa)
         valid = h_group.element_mask(table)
         if valid is not None:
             score = torch.where(valid, score, torch.full_like(score, -math.inf))
@@ -176,6 +192,116 @@ class AlignedProposal:
             return torch.zeros_like(log_mf)
         return torch.logaddexp(torch.full_like(log_mf, math.log(b)), math.log1p(-b) + log_mf)
 
+    # -- scored automorphisms, factored (see the module docstring) -------------------------------
+    def _aut_heavy(self, h_group, x0, xt, alpha, sigma, mask):
+        """Stage 1 for every heavy-atom row: ``(log_rho1 (..., P), rot (..., P, 3, 3), ys (..., P, n, 3),
+        kappa (..., P))``; ``ys`` the clouds ``base[sigma].x0`` (float64), ``rot`` their class-averaged Kabsch
+        rotations, ``kappa`` the capped ``alpha / sigma^2`` used for the stage-2 logits."""
+        base, classes = h_group.perms, h_group.classes
+        ys = h_group.act(base, x0.unsqueeze(-3)).to(torch.float64)
+        same = (classes.unsqueeze(-1) == classes.unsqueeze(-2)).to(torch.float64)  # (.., n, n)
+        ybar = (same / same.sum(-1, keepdim=True)).unsqueeze(-3) @ ys  # hydrogens -> their class centroid
+        m, kappa = self._cross(xt, ybar, alpha, sigma, mask)
+        score = self._score(m, kappa)
+        valid = torch.arange(base.shape[-2], device=base.device) < h_group.counts.unsqueeze(-1)
+        score = torch.where(valid, score, torch.full_like(score, -math.inf))
+        u, s, v = fisher.proper_svd(m)
+        kappa = self._capped(kappa, s[..., 0])
+        return torch.log_softmax(score, -1), u @ v.transpose(-1, -2), ys, kappa
+
+    def _aut_tau(self, classes, xt, rot, ys, kappa, mask, tau=None, generator=None):
+        """Stage 2: ``(tau, log rho2(tau | sigma))`` per candidate, ``tau (..., K, n)``, log prob ``(..., K)``.
+
+        ``rot (..., K, 3, 3)``, ``ys (..., K, n, 3)``, ``kappa (..., K)`` for each candidate's ``sigma``. Draws
+        ``tau`` when it is None (Gumbel-max per position), else scores the given one. Position ``i`` (in index
+        order inside its class) picks ``tau[i]`` among the class members not yet picked, with probability
+        ``softmax_j(kappa x_t,i . R y_j)``."""
+        xt = xt.to(torch.float64)
+        if mask is not None:
+            xt = xt * mask.unsqueeze(-1).to(xt.dtype)
+        logits = kappa[..., None, None] * torch.einsum("...ic,...kjc->...kij", xt, ys @ rot.transpose(-1, -2))
+        same = (classes.unsqueeze(-1) == classes.unsqueeze(-2)).unsqueeze(-3)  # (.., 1, n, n)
+        rank = torch.tril(same.squeeze(-3), diagonal=-1).sum(-1).unsqueeze(-2)  # (.., 1, n): earlier class members
+        n = classes.shape[-1]
+        lead = logits.shape[:-2]
+        used = torch.zeros(*lead, n, dtype=torch.bool, device=logits.device)
+        out = torch.arange(n, device=logits.device).expand(*lead, n).clone() if tau is None else tau
+        logp = torch.zeros(lead, dtype=torch.float64, device=logits.device)
+        for r in range(int(rank.max()) + 1):
+            pos = (rank == r).expand(*lead, n)  # at most one deciding position per class
+            free = same & ~used.unsqueeze(-2)
+            lg = torch.where(free & pos.unsqueeze(-1), logits, torch.full_like(logits, -math.inf))
+            lg = torch.where(pos.unsqueeze(-1), lg, torch.zeros_like(lg))  # idle rows: harmless finite logits
+            lsm = torch.log_softmax(lg, -1)
+            if tau is None:
+                u = torch.rand(lg.shape, generator=generator, dtype=torch.float64, device=lg.device)
+                pick = (lg - torch.log(-torch.log(u.clamp_min(1e-300)))).argmax(-1)
+                out = torch.where(pos, pick, out)
+            pick = out
+            lp = torch.gather(lsm, -1, pick.unsqueeze(-1)).squeeze(-1)
+            logp = logp + torch.where(pos, lp, torch.zeros_like(lp)).sum(-1)
+            hits = torch.zeros(used.shape, dtype=torch.long, device=used.device).scatter_add_(-1, pick, pos.long())
+            used = used | (hits > 0)
+        return out, logp
+
+    def _aut_parts(self, h_group, x0, xt, alpha, sigma, mask):
+        """Shared stage-1 quantities plus ``log |H|`` ``(..., 1)``."""
+        log_rho1, rot, ys, kappa = self._aut_heavy(h_group, x0, xt, alpha, sigma, mask)
+        log_order = torch.log(h_group.orders.to(torch.float64)).expand(log_rho1.shape[:-1]).unsqueeze(-1)
+        return log_rho1, rot, ys, kappa, log_order
+
+    def _aut_log_pi(self, h_group, parts, idx, tau, xt, mask):
+        """``log pi_H = log |H| + log rho1(sigma) + log rho2(tau | sigma)`` ``(..., K)`` for rows ``idx``."""
+        log_rho1, rot, ys, kappa, log_order = parts
+        rot_k, ys_k = _gather(rot, idx, 2), _gather(ys, idx, 2)
+        kappa_k = torch.gather(kappa.expand(*idx.shape[:-1], kappa.shape[-1]), -1, idx)
+        _, lp2 = self._aut_tau(h_group.classes, xt, rot_k, ys_k, kappa_k, mask, tau=tau)
+        lp1 = torch.gather(log_rho1.expand(*idx.shape[:-1], log_rho1.shape[-1]), -1, idx)
+        return log_order + lp1 + lp2
+
+    def _aut_decompose(self, h_group, h):
+        """``(idx, tau, member)`` with ``h = base[idx][tau]``; ``member`` False where ``h`` is not in the group.
+
+        ``h (..., K, n)``; a batched group's molecule axis is ``h``'s axis -3 (right-aligned broadcasting)."""
+        base = h_group.perms
+        classes = h_group.classes.unsqueeze(-2) if h_group.batched else h_group.classes  # (B, 1, n) or (n,)
+        hs = h.clamp_min(0)
+        cls_h = torch.gather(classes.expand(*h.shape), -1, hs)  # class of each image
+        cls_b = torch.gather(classes.expand(*base.shape), -1, base.clamp_min(0))  # (.., P, n)
+        eq = (cls_h.unsqueeze(-2) == cls_b.unsqueeze(-3)).all(-1) & (base >= 0).all(-1).unsqueeze(-2)  # (.., K, P)
+        idx = eq.to(torch.int8).argmax(-1)
+        tau = torch.gather(torch.argsort(_gather(base, idx, 1), -1), -1, hs)  # base[idx][tau] = h
+        same_class = (torch.gather(classes.expand(*h.shape), -1, tau) == classes.expand(*h.shape)).all(-1)
+        return idx, tau, eq.any(-1) & same_class & (h >= 0).all(-1)
+
+    def _aut_draw(self, h_group, x0, xt, alpha, sigma, mask, free, haar, include_identity, generator):
+        """Scored draws from an AutomorphismGroup: ``(h (..., K, n), log_pi (..., K))``."""
+        lead, dev = x0.shape[:-2], x0.device
+        parts = self._aut_parts(h_group, x0, xt, alpha, sigma, mask)
+        log_rho1, rot, ys, kappa, _ = parts
+        rho1 = log_rho1.exp().expand(*lead, log_rho1.shape[-1])
+        counts = h_group.counts.to(dev).expand(lead)
+        idx = torch.zeros(*lead, 0, dtype=torch.long, device=dev)
+        tau = torch.zeros(*lead, 0, x0.shape[-2], dtype=torch.long, device=dev)
+        if free > 0:
+            scored = torch.multinomial(rho1.reshape(-1, rho1.shape[-1]), free, replacement=True, generator=generator)
+            u = torch.rand(*lead, free, generator=generator, dtype=torch.float64, device=dev)
+            unif = (u * counts.unsqueeze(-1)).long().clamp_max(counts.unsqueeze(-1) - 1)
+            idx = torch.where(haar, unif, scored.reshape(*lead, free))
+            rot_k, ys_k = _gather(rot, idx, 2), _gather(ys, idx, 2)
+            kappa_k = torch.gather(kappa.expand(*lead, kappa.shape[-1]), -1, idx)
+            tau_s, _ = self._aut_tau(h_group.classes, xt, rot_k, ys_k, kappa_k, mask, generator=generator)
+            cls = h_group.classes.expand(*lead, x0.shape[-2])
+            tau_u = within_class_permutations(cls, free, generator=generator, device=dev)
+            tau = torch.where(haar.unsqueeze(-1), tau_u, tau_s)
+        if include_identity:
+            idx = torch.cat([torch.zeros(*lead, 1, dtype=torch.long, device=dev), idx], -1)
+            ident = torch.arange(x0.shape[-2], device=dev).expand(*lead, 1, x0.shape[-2])
+            tau = torch.cat([ident, tau], -2)
+        base = h_group.perms.expand(*lead, *h_group.perms.shape[-2:])
+        h = torch.gather(_gather(base, idx, 1), -1, tau)  # h = base[idx][tau]
+        return h, self._aut_log_pi(h_group, parts, idx, tau, xt, mask)
+
     # -- public ---------------------------------------------------------------------------------
     def log_density(self, group: Group, elements, x0, xt, alpha, sigma, mask=None) -> torch.Tensor:
         """``log nu(g_k)`` ``(..., K)`` (float64) of given elements w.r.t. normalised Haar (x uniform on H).
@@ -188,7 +314,12 @@ class AlignedProposal:
         r, h = (elements, None) if h_group is None else elements
         y = x0.unsqueeze(-3) if h is None else h_group.act(h, x0.unsqueeze(-3))
         log_pi = None
-        if h is not None and self.permutations == "scored":
+        if isinstance(h_group, AutomorphismGroup) and self.permutations == "scored":
+            idx, tau, member = self._aut_decompose(h_group, h)
+            parts = self._aut_parts(h_group, x0, xt, alpha, sigma, mask)
+            log_pi = self._aut_log_pi(h_group, parts, idx, tau, xt, mask)
+            log_pi = torch.where(member, log_pi, torch.full_like(log_pi, -math.inf))
+        elif h is not None and self.permutations == "scored":
             table, _, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
             flat_t = table.reshape(*table.shape[: table.dim() - h_group.elem_ndim], -1)
             flat_h = h.reshape(*h.shape[: h.dim() - h_group.elem_ndim], -1)
@@ -228,6 +359,8 @@ class AlignedProposal:
         if h_group is not None:
             if self.permutations == "uniform":
                 h = h_group.sample_per_cloud(lead, free, generator=generator, dtype=dt, device=dev)
+            elif isinstance(h_group, AutomorphismGroup):
+                h, log_pi = self._aut_draw(h_group, x0, xt, alpha, sigma, mask, free, haar, include_identity, generator)
             else:
                 table, valid, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)
                 log_pi_t = log_pi_t.expand(*lead, log_pi_t.shape[-1])
