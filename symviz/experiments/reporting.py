@@ -6,12 +6,15 @@ API (import from ``symviz.experiments.reporting``):
     Atomic (a temporary file in the same folder, then ``os.replace``, via :func:`symviz._io.atomic_write_text`).
     Strict JSON: NaN and ±Inf become ``null``; indented by one space; every innermost list of numbers is kept
     on one line (curves, samples, per-molecule scores stay compact); ends with a newline. Tuples become lists.
+``to_json(obj) -> str``
+    The text ``write_json`` writes, e.g. to compare with a stored file.
 ``write_text(path, text) -> Path``
     Atomic UTF-8 text write (the Markdown results); the text is written as given.
 ``versions(packages=("numpy", "torch", "rdkit"), *, commit=True, **extra) -> dict``
     The versions block a command records:
     ``{"python", "platform", "symviz", <each package>: version or None, "commit": str or None, **extra}``.
-    Package versions come from the installed distributions' metadata (nothing is imported); ``commit`` is
+    Package versions come from the installed distributions' metadata (nothing is imported; the installer's
+    normalised form, e.g. rdkit ``2026.9.1`` for ``2026.09.1``); ``commit`` is
     :func:`git_commit` (``None`` outside a git checkout, e.g. a wheel install). ``extra`` adds run facts such
     as ``threads=torch.get_num_threads()`` or ``jobs=2``.
 ``git_commit(root=None) -> str | None``
@@ -31,7 +34,8 @@ API (import from ``symviz.experiments.reporting``):
 ``status(ok) -> str``
     ``"MET"`` or ``"MISSED"``: how every goal is reported.
 
-Switching a command to this module (e.g. ``toy1d``): replace its own JSON writer with ``write_json``, its
+Switching a command to this module (e.g. ``toy1d``): replace its own JSON writer with ``write_json`` (path
+first: ``write_json(out, result)``; the layout is the one ``toy1d.write_json_atomic`` writes, byte for byte), its
 ``versions`` dict with ``versions(threads=..., jobs=...)`` (the keys it renders stay: ``torch``, ``threads``),
 and its table lines with ``markdown_table``; the committed Markdown must come out byte-identical from the
 committed JSON (its render-only option).
