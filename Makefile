@@ -1,7 +1,7 @@
 # symviz: two commands for users (see README.md)
 #   make lab    create .venv on first use, then open the tutorials in JupyterLab
 #   make test   create .venv on first use, then run lint + unit tests + notebooks + browser tests + wheel check
-# Other targets: make venv, make benchmarks, make clean-venv.
+# Other targets: make venv, make benchmarks, make docs (ONLY=01_group_actions for one tutorial), make clean-venv.
 #
 # Variables (override on the command line, e.g. `make test PYTHON=python3.12`):
 #   PYTHON      interpreter used to create the venv (default python3, needs >= 3.10)
@@ -28,12 +28,13 @@ TORCH_STAMP := $(VENV)/.torch-$(shell printf '%s|%s' '$(TORCH_SPEC)' '$(TORCH_IN
 # Several kernels / pytest workers may share few cores: idle OpenMP threads must not spin.
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: help venv lab test benchmarks clean-venv
+.PHONY: help venv lab test benchmarks docs clean-venv
 
 help:
 	@echo "make lab         open the tutorials in JupyterLab (creates $(VENV) on first use)"
 	@echo "make test        lint + unit tests + notebooks (nbval) + browser tests (creates $(VENV) on first use)"
 	@echo "make benchmarks  run every benchmarks/*.py with the venv python"
+	@echo "make docs        execute the tutorials into a static HTML gallery, build/docs/index.html (ONLY=01_group_actions)"
 	@echo "make clean-venv  delete $(VENV)"
 
 $(VENV)/bin/python:
@@ -68,6 +69,10 @@ benchmarks: $(STAMP)
 	  echo "=== $$f ==="; \
 	  PYTHONHASHSEED=0 $(VENV)/bin/python "$$f"; \
 	done
+
+# Not part of `make test`: executes every tutorial (minutes). ONLY=<stem or number prefix ...> builds some pages.
+docs: $(STAMP)
+	PYTHONHASHSEED=0 $(VENV)/bin/python scripts/build_docs.py $(if $(ONLY),--only $(ONLY))
 
 clean-venv:
 	rm -rf $(VENV)

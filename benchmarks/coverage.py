@@ -11,6 +11,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from symviz.experiments.reporting import markdown_table, status, write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 CORE = ["groups", "diffusion", "orbit", "losses", "metrics", "train"]
 
@@ -43,9 +45,8 @@ def main() -> int:
         "Command: `python benchmarks/coverage.py` (pytest-cov over `tests/` without the browser tests; "
         f"suite result: {summary})",
         "",
-        "| module | statements | missed | coverage |",
-        "|---|---|---|---|",
     ]
+    rows = []
     ok = True
     for name in CORE:
         keys = [k for k in files if k == f"symviz/{name}.py" or k.startswith(f"symviz/{name}/")]
@@ -54,18 +55,19 @@ def main() -> int:
         pct = 100 * (stmts - missed) / max(stmts, 1)
         ok &= pct >= 90 or name not in ("groups", "diffusion", "orbit", "losses")
         label = f"symviz/{name}/" if any("/" in k[len("symviz/") :] for k in keys) else f"symviz/{name}.py"
-        lines.append(f"| {label} | {stmts} | {missed} | {pct:.0f}% |")
+        rows.append([label, stmts, missed, f"{pct:.0f}%"])
+    lines.append(markdown_table(["module", "statements", "missed", "coverage"], rows))
     total = sum(files[k]["summary"]["num_statements"] for k in files)
     covered = sum(files[k]["summary"]["covered_lines"] for k in files)
     lines += [
         "",
         f"Whole package: {100 * covered / total:.0f}% of {total} statements. Goal (>= 90% for groups, "
-        f"diffusion, orbit, losses): {'MET' if ok else 'MISSED'}.",
+        f"diffusion, orbit, losses): {status(ok)}.",
     ]
     text = "\n".join(lines) + "\n"
     print(text)
     out = ROOT / "benchmarks" / "results" / "coverage.md"
-    out.write_text(text)
+    write_text(out, text)
     return 0
 
 

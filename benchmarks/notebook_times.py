@@ -14,6 +14,8 @@ import xml.etree.ElementTree as ET
 from collections import defaultdict
 from pathlib import Path
 
+from symviz.experiments.reporting import markdown_table, write_text
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -55,11 +57,11 @@ def main() -> int:
         "Command: `python benchmarks/notebook_times.py` (the nbval step of `make test`; one kernel at a time, "
         f"threads = 1 in every kernel; load average at the end {load} on {os.cpu_count()} cores)",
         "",
-        "| notebook | cells time (s) | failed cells |",
-        "|---|---|---|",
+        markdown_table(
+            ["notebook", "cells time (s)", "failed cells"],
+            [[nb.name, f"{per_nb.get(nb.name, 0):.0f}", failed.get(nb.name, 0)] for nb in notebooks],
+        ),
     ]
-    for nb in notebooks:
-        lines.append(f"| {nb.name} | {per_nb.get(nb.name, 0):.0f} | {failed.get(nb.name, 0)} |")
     worst = max(per_nb.values(), default=0)
     lines += [
         "",
@@ -68,7 +70,7 @@ def main() -> int:
     ]
     text = "\n".join(lines) + "\n"
     print(text)
-    (ROOT / "benchmarks" / "results" / "notebook_times.md").write_text(text)
+    write_text(ROOT / "benchmarks" / "results" / "notebook_times.md", text)
     return r.returncode
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 
 import symviz as sv
-from symviz._io import atomic_write_text
 from symviz.data import toys
+from symviz.experiments.reporting import markdown_table, status, write_text
 
 KS = [1, 16, 64, 256, 1024]
 
@@ -104,17 +104,17 @@ def main():
         ("egnn3d", f"EGNN d64 x 4, {32 * m} x 20 atoms, SO(3)"),
     ]:
         rows = measure(name, args.steps, device, m)
-        lines += ["", f"### {title}", "", "| K | plain ms/step | orbit ms/step | ratio |", "|---|---|---|---|"]
-        lines += [f"| {k} | {tp:.2f} | {to:.2f} | {to / tp:.3f} |" for k, tp, to in rows]
+        table = [[k, f"{tp:.2f}", f"{to:.2f}", f"{to / tp:.3f}"] for k, tp, to in rows]
+        lines += ["", f"### {title}", "", markdown_table(["K", "plain ms/step", "orbit ms/step", "ratio"], table)]
         if name == "egnn3d":
             r64 = next(to / tp for k, tp, to in rows if k == 64)
             lines += [
                 "",
-                f"Goal: <= 1.10x at K = 64 for the 3D net: {r64:.3f}x -> {'MET' if r64 <= 1.10 else 'MISSED'}",
+                f"Goal: <= 1.10x at K = 64 for the 3D net: {r64:.3f}x -> {status(r64 <= 1.10)}",
             ]
     text = "\n".join(lines) + "\n"
     print(text)
-    atomic_write_text(out, text)
+    write_text(out, text)
 
 
 if __name__ == "__main__":

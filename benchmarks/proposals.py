@@ -28,7 +28,8 @@ import numpy as np
 import torch
 
 import symviz as sv
-from symviz._io import atomic_write_text
+from symviz.experiments.reporting import markdown_table, write_text
+from symviz.experiments.reporting import status as _status
 from symviz.groups import SO3, Permutations, Product
 from symviz.orbit import orbit_target
 from symviz.train import fit
@@ -36,10 +37,6 @@ from symviz.train import fit
 RESULTS = Path(__file__).parent / "results"
 T_VALUES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98]
 F64 = torch.float64
-
-
-def _status(ok: bool) -> str:
-    return "MET" if ok else "MISSED"
 
 
 def _cloud(dtype=torch.float32) -> torch.Tensor:
@@ -80,19 +77,18 @@ def variance(num_samples: int = 512, pretrain_steps: int = 1500) -> list[str]:
         gen = torch.Generator().manual_seed(1)
         gv[name] = sv.metrics.gradient_variance(loss, net, data, ts, num_samples=num_samples, generator=gen)
     sig = sched.sigma(ts)
-    rows = [
-        "| t | sigma_t | Var augment | goal | ratio haar K=64 | haar | ratio aligned K=64 | aligned |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    table = []
     for i, t in enumerate(T_VALUES):
         hi = float(sig[i]) >= 0.3
         goal = 0.5 if hi else 1.0
         rh, ra = (float(gv[k][i] / gv["augment"][i]) for k in ("haar", "aligned"))
-        rows.append(
-            f"| {t:.2f} | {float(sig[i]):.2f} | {float(gv['augment'][i]):.3g} | {'<= 0.5' if hi else '< 1'} | "
-            f"{rh:.3f} | {_status(rh <= goal if hi else rh < goal)} | {ra:.3f} | "
-            f"{_status(ra <= goal if hi else ra < goal)} |"
+        table.append(
+            [f"{t:.2f}", f"{float(sig[i]):.2f}", f"{float(gv['augment'][i]):.3g}", "<= 0.5" if hi else "< 1"]
+            + [f"{rh:.3f}", _status(rh <= goal if hi else rh < goal), f"{ra:.3f}"]
+            + [_status(ra <= goal if hi else ra < goal)]
         )
+    head = ["t", "sigma_t", "Var augment", "goal", "ratio haar K=64", "haar", "ratio aligned K=64", "aligned"]
+    rows = [markdown_table(head, table)]
     return (
         _header(
             f"Gradient variance orbit / augment, SO(3) 20-point cloud, K = 64 (net pre-trained {pretrain_steps} "
@@ -149,11 +145,7 @@ def mse(n_xt: int = 64, repeats: int = 4) -> list[str]:
     start = time.perf_counter()
     sched = sv.diffusion.VPSchedule("cosine")
     y, rule, gen = _cloud(F64), _so3_rule(), torch.Generator().manual_seed(2)
-    rows = [
-        "| t | sigma_t | MSE x0 (K=1) | MSE haar K=64 | MSE haar K=1024 | MSE aligned K=64 | goal | status "
-        "| aligned / haar at K=64 |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
+    table = []
     for t in T_VALUES:
         a, s = (float(v) for v in sched.alpha_sigma(torch.tensor(t, dtype=F64)))
         err = {k: [] for k in ("x0", "h64", "h1024", "a64")}
@@ -168,10 +160,13 @@ def mse(n_xt: int = 64, repeats: int = 4) -> list[str]:
                 err[key].append(float((tk - ref).pow(2).sum((-1, -2)).mean()))
         mean = {k: statistics.fmean(v) for k, v in err.items()}
         ok = mean["a64"] <= mean["h1024"]
-        rows.append(
-            f"| {t:.2f} | {s:.2f} | {mean['x0']:.3g} | {mean['h64']:.3g} | {mean['h1024']:.3g} | "
-            f"{mean['a64']:.3g} | aligned K=64 <= haar K=1024 | {_status(ok)} | {mean['a64'] / mean['h64']:.3f} |"
+        table.append(
+            [f"{t:.2f}", f"{s:.2f}"]
+            + [f"{mean[k]:.3g}" for k in ("x0", "h64", "h1024", "a64")]
+            + ["aligned K=64 <= haar K=1024", _status(ok), f"{mean['a64'] / mean['h64']:.3f}"]
         )
+    head = ["t", "sigma_t", "MSE x0 (K=1)", "MSE haar K=64", "MSE haar K=1024", "MSE aligned K=64", "goal"]
+    rows = [markdown_table([*head, "status", "aligned / haar at K=64"], table)]
     return (
         _header(
             f"MSE of the K-candidate target against the exact target (SO(3) quadrature), 20-point cloud "
@@ -198,7 +193,7 @@ def ess_vs_k(n_xt: int = 64, ks=(16, 64, 256, 1024), ts=(0.1, 0.2, 0.4, 0.6, 0.8
     start = time.perf_counter()
     sched = sv.diffusion.VPSchedule("cosine")
     y, gen = _cloud(), torch.Generator().manual_seed(3)
-    rows = ["| t | K | median ESS haar | median ESS aligned | goal | status |", "|---|---|---|---|---|---|"]
+    table = []
     for t in ts:
         a, s = sched.alpha_sigma(torch.tensor(t))
         x0 = y @ SO3().sample(n_xt, generator=gen).transpose(-1, -2)
@@ -206,9 +201,9 @@ def ess_vs_k(n_xt: int = 64, ks=(16, 64, 256, 1024), ts=(0.1, 0.2, 0.4, 0.6, 0.8
         for k in ks:
             eh = orbit_target(x0, xt, a, s, SO3(), k, generator=gen).ess.median()
             ea = orbit_target(x0, xt, a, s, SO3(), k, generator=gen, proposal="aligned").ess.median()
-            rows.append(
-                f"| {t:.1f} | {k} | {float(eh):.1f} | {float(ea):.1f} | aligned >= haar | {_status(ea >= eh)} |"
-            )
+            table.append([f"{t:.1f}", k, f"{float(eh):.1f}", f"{float(ea):.1f}", "aligned >= haar", _status(ea >= eh)])
+    head = ["t", "K", "median ESS haar", "median ESS aligned", "goal", "status"]
+    rows = [markdown_table(head, table)]
     return (
         _header(
             f"Median ESS against K, SO(3) 20-point cloud ({n_xt} x_t per t)",
@@ -252,11 +247,13 @@ def overhead(steps: int = 40) -> list[str]:
             if i >= 5:
                 times[k].append(time.perf_counter() - t0)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
-    rows = ["| loss | ms/step (median) | ratio to plain | goal | status |", "|---|---|---|---|---|"]
-    rows.append(f"| plain | {med['plain']:.1f} | 1.000 | | |")
-    rows.append(f"| orbit haar K=64 | {med['haar']:.1f} | {med['haar'] / med['plain']:.3f} | | |")
     r = med["aligned"] / med["plain"]
-    rows.append(f"| orbit aligned K=64 | {med['aligned']:.1f} | {r:.3f} | <= 1.10 | {_status(r <= 1.10)} |")
+    table = [
+        ["plain", f"{med['plain']:.1f}", "1.000", "", ""],
+        ["orbit haar K=64", f"{med['haar']:.1f}", f"{med['haar'] / med['plain']:.3f}", "", ""],
+        ["orbit aligned K=64", f"{med['aligned']:.1f}", f"{r:.3f}", "<= 1.10", _status(r <= 1.10)],
+    ]
+    rows = [markdown_table(["loss", "ms/step (median)", "ratio to plain", "goal", "status"], table)]
     return (
         _header(
             f"Training-step overhead, EGNN d64 x 4, batch 32 x 20 atoms, SO(3) (median of {steps} interleaved steps)",
@@ -296,10 +293,7 @@ def molecules(n_conf: int = 64, noise_draws: int = 4, max_automorphisms: int = 1
     sched = sv.diffusion.VPSchedule("cosine")
     gen = torch.Generator().manual_seed(4)
     props = ("haar", "aligned", "aligned-scored")
-    rows = [
-        "| t | sigma_t | goal | " + " | ".join(f"median ESS {p}" for p in props) + " | aligned | scored |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
+    table = []
     secs = {p: 0.0 for p in props}
     for t in [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]:
         a, s = sched.alpha_sigma(torch.tensor(t))
@@ -315,11 +309,12 @@ def molecules(n_conf: int = 64, noise_draws: int = 4, max_automorphisms: int = 1
         med = {p: float(torch.cat(v).median()) for p, v in ess.items()}
         goal = 16 if t >= 0.5 else 8 if t >= 0.2 else None
         st = ["" if goal is None else _status(med[p] >= goal) for p in ("aligned", "aligned-scored")]
-        rows.append(
-            f"| {t:.1f} | {float(s):.2f} | {'-' if goal is None else f'>= {goal}'} | "
-            + " | ".join(f"{med[p]:.1f}" for p in props)
-            + f" | {st[0]} | {st[1]} |"
+        table.append(
+            [f"{t:.1f}", f"{float(s):.2f}", "-" if goal is None else f">= {goal}", *(f"{med[p]:.1f}" for p in props)]
+            + st
         )
+    head = ["t", "sigma_t", "goal", *(f"median ESS {p}" for p in props), "aligned", "scored"]
+    rows = [markdown_table(head, table)]
     note = (
         f"{n_conf} validation conformers (seed 0) x {noise_draws} noise draws per t; |Aut| median "
         f"{int(np.median(sizes))}, max {max(sizes)} (max_count={max_automorphisms}); "
@@ -354,7 +349,7 @@ def main():
     for name in args.only:
         text = "\n".join(SECTIONS[name]()) + "\n"
         print(text)
-        atomic_write_text(RESULTS / f"proposals_{name}.md", text)
+        write_text(RESULTS / f"proposals_{name}.md", text)
 
 
 if __name__ == "__main__":

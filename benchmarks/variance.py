@@ -18,6 +18,7 @@ import torch
 
 import symviz as sv
 from symviz.data import toys
+from symviz.experiments.reporting import markdown_table, status, write_text
 from symviz.train import fit
 
 T_VALUES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.98]
@@ -59,16 +60,16 @@ def run(num_samples: int, pretrain_steps: int, ks: list[int]) -> str:
             gv[(mode, k)] = sv.metrics.gradient_variance(
                 loss, net, data, ts, num_samples=num_samples, generator=torch.Generator().manual_seed(1)
             )
-        head = " | ".join(f"ratio K={k}" for k in ks)
+        sig = sched.sigma(ts)
+        rows = [
+            [f"{t:.2f}", f"{float(sig[i]):.2f}", f"{float(gv[('augment', None)][i]):.3g}"]
+            + [f"{float(gv[('orbit', k)][i] / gv[('augment', None)][i]):.3f}" for k in ks]
+            for i, t in enumerate(T_VALUES)
+        ]
         lines += [
             f"\n### {name}  (net pre-trained {pretrain_steps} augment steps in {train_s:.0f} s)\n",
-            f"| t | sigma_t | Var augment | {head} |",
-            "|---|---|---|" + "---|" * len(ks),
+            markdown_table(["t", "sigma_t", "Var augment", *(f"ratio K={k}" for k in ks)], rows),
         ]
-        sig = sched.sigma(ts)
-        for i, t in enumerate(T_VALUES):
-            ratios = " | ".join(f"{float(gv[('orbit', k)][i] / gv[('augment', None)][i]):.3f}" for k in ks)
-            lines.append(f"| {t:.2f} | {float(sig[i]):.2f} | {float(gv[('augment', None)][i]):.3g} | {ratios} |")
         worst = {
             k: max(float(gv[("orbit", k)][i] / gv[("augment", None)][i]) for i in range(len(T_VALUES))) for k in ks
         }
@@ -84,7 +85,7 @@ def run(num_samples: int, pretrain_steps: int, ks: list[int]) -> str:
             ok = worst[k] < 1 and worst_hi[k] <= 0.5
             lines.append(
                 f"- K={k}: max ratio {worst[k]:.3f} (goal < 1); max ratio where sigma_t >= 0.3: "
-                f"{worst_hi[k]:.3f} (goal <= 0.5) -> {'MET' if ok else 'MISSED'}"
+                f"{worst_hi[k]:.3f} (goal <= 0.5) -> {status(ok)}"
             )
     return "\n".join(lines)
 
@@ -105,8 +106,7 @@ def main():
         f"torch {torch.__version__}; total {time.perf_counter() - start:.0f} s)\n{body}\n"
     )
     print(text)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
+    write_text(args.out, text)
 
 
 if __name__ == "__main__":

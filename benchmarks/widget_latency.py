@@ -20,6 +20,7 @@ import torch
 
 from symviz import explore
 from symviz import widgets as sw
+from symviz.experiments.reporting import markdown_row, markdown_table, write_text
 
 BUDGET_MS = 100.0
 
@@ -102,14 +103,14 @@ def main(argv=None) -> str:
     args = p.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
     rng = np.random.default_rng(args.seed)
-    head = "| widget update | n | p50 (ms) | p95 (ms) | p95 / 100 ms |\n|---|---:|---:|---:|---:|"
+    head = markdown_table(["widget update", "n", "p50 (ms)", "p95 (ms)", "p95 / 100 ms"], [], align="-rrrr")
     lines = [head]
     print(head, flush=True)
     worst = 0.0
     for name, ms in rows(args.repeats, rng):
         p50, p95 = np.percentile(ms, 50), np.percentile(ms, 95)
         worst = max(worst, p95 / BUDGET_MS)
-        line = f"| {name} | {ms.size} | {p50:.1f} | {p95:.1f} | {p95 / BUDGET_MS:.2f} |"
+        line = markdown_row([name, ms.size, f"{p50:.1f}", f"{p95:.1f}", f"{p95 / BUDGET_MS:.2f}"])
         lines.append(line)
         print(line, flush=True)
     info = (
@@ -121,9 +122,7 @@ def main(argv=None) -> str:
     )
     print(info)
     text = "# Widget slider latency\n\n" + "\n".join(lines) + "\n" + info
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    write_text(Path(args.out), text)
     return text
 
 

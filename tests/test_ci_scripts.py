@@ -63,3 +63,15 @@ def test_readme_test_command_is_make_test():
     commands = {ln.strip().lstrip("$ ").split("#")[0].strip() for b in blocks for ln in b.splitlines()}
     assert "make test" in commands, "README.md must show `make test` as the test command in a code block"
     assert "make lab" in commands, "README.md must show `make lab` as the command that opens the tutorials"
+
+
+def test_make_docs_builds_the_gallery_and_is_not_part_of_make_test():
+    text = (ROOT / "Makefile").read_text(encoding="utf-8")
+    recipe = re.search(r"^docs:.*\n((?:\t.*\n)+)", text, flags=re.M)
+    assert recipe, "Makefile lacks a docs target with a recipe"
+    assert "scripts/build_docs.py" in recipe.group(1) and "$(if $(ONLY),--only $(ONLY))" in recipe.group(1)
+    assert re.search(r"^\.PHONY:.*\bdocs\b", text, flags=re.M)
+    assert "make docs" in text.split("\nhelp:", 1)[1].split("\n\n", 1)[0], "make help must list make docs"
+    test_recipe = re.search(r"^test:.*\n((?:\t.*\n)+)", text, flags=re.M).group(1)
+    assert "build_docs" not in test_recipe and "build_docs" not in (ROOT / "scripts" / "test.sh").read_text()
+    assert "make docs" in (ROOT / "README.md").read_text(encoding="utf-8")

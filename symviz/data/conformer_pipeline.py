@@ -21,7 +21,6 @@ __all__ = [
     "derive_seed",
     "process_record",
     "process_mol",
-    "heavy_rmsd_matrix_rows",
     "boltzmann_weights",
     "mapped_smiles",
     "versions",
@@ -115,14 +114,6 @@ def _heavy(mol):
 def heavy_rmsd(heavy_a, ia, heavy_b, ib) -> float:
     """Symmetry-aware heavy-atom RMSD between conformer ``ia`` of ``heavy_a`` and ``ib`` of ``heavy_b``."""
     return float(rdMolAlign.GetBestRMS(heavy_a, heavy_b, prbId=int(ia), refId=int(ib)))
-
-
-def heavy_rmsd_matrix_rows(mol_a, mol_b):
-    """(Ka, Kb) heavy-atom GetBestRMS matrix between all conformers (H-stripped copies; inputs unchanged)."""
-    ha, hb = _heavy(mol_a), _heavy(mol_b)
-    ida = [c.GetId() for c in ha.GetConformers()]
-    idb = [c.GetId() for c in hb.GetConformers()]
-    return np.array([[heavy_rmsd(ha, i, hb, j) for j in idb] for i in ida], dtype=np.float64)
 
 
 def _greedy_dedup(heavy_mol, conf_ids, energies, rmsd_thr, de_thr=None):

@@ -7,7 +7,8 @@ K) into ``runs/ablation/``, then scored on the test split with :func:`symviz.exp
 (2K conformers per molecule, DDIM ``--eval-steps``, chirality fix). Finished runs are stored in
 ``data/results/qm9_ablation.json`` as they complete, and skipped when the command is run again, so a killed
 ablation resumes. The Markdown table reports mean ± std (ddof = 0) over seeds. ``--jobs`` runs that many
-(net, mode, seed) jobs in parallel processes, one thread each.
+(net, mode, seed) jobs in parallel processes, one thread each. Writes are atomic
+(:mod:`symviz.experiments.reporting`); ``--render-only`` rewrites the ``.md`` from the stored ``.json``.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from symviz._io import atomic_write_text
+from symviz.experiments.reporting import command_line, markdown_table, versions, write_json, write_text
 
 __all__ = ["run_one", "render_markdown", "main"]
 
@@ -62,6 +63,7 @@ def run_one(net: str, mode: str, seed: int, steps: int, eval_steps: int, max_tes
         "eval": {k: r[k] for k in ("with_fix", "without_fix", "bond_graph_valid", "chirality", "sample_seconds")},
         "n_test": r["n_molecules"],
         "eval_steps": eval_steps,
+        "versions": versions(threads=1),
     }
 
 
@@ -84,9 +86,8 @@ def render_markdown(results: dict) -> str:
         "molecules). The validation loss of orbit runs is measured against the orbit target and is therefore "
         "lower by a network-independent constant: compare it within a mode only.",
         "",
-        "| net | target | seeds | " + " | ".join(cols) + " |",
-        "|---|---|---|" + "---|" * len(cols),
     ]
+    rows = []
     for (net, mode, proposal), rs in sorted(groups.items()):
         vals = {m: [r["eval"]["with_fix"]["mean"][m] for r in rs] for m in METRICS}
         vals["bond graph kept %"] = [100 * r["eval"]["bond_graph_valid"] for r in rs]
@@ -99,7 +100,8 @@ def render_markdown(results: dict) -> str:
             cells.append(fmt.format(v.mean(), v.std()))
         target = mode if proposal == "haar" or mode != "orbit" else f"{mode} ({proposal})"
         seeds = ",".join(str(r["seed"]) for r in sorted(rs, key=lambda r: r["seed"]))
-        lines.append(f"| {net} | {target} | {seeds} | " + " | ".join(cells) + " |")
+        rows.append([net, target, seeds, *cells])
+    lines.append(markdown_table(["net", "target", "seeds", *cols], rows))
     steps = {r["steps"] for r in results["runs"].values()}
     n_test = {r["n_test"] for r in results["runs"].values()}
     lines += ["", f"Training steps per run: {sorted(steps)}; test molecules: {sorted(n_test)}.", ""]
@@ -116,7 +118,8 @@ def main(argv=None) -> int:
     p.add_argument("--eval-steps", type=int, default=20, help="DDIM steps when sampling the test set")
     p.add_argument("--max-test", type=int, default=None, help="first N test molecules (default all 200)")
     p.add_argument("--jobs", type=int, default=1)
-    p.add_argument("--out", type=Path, default=Path("data/results/qm9_ablation"))
+    p.add_argument("--out", type=Path, default=Path("data/results/qm9_ablation"), help="writes OUT.json and OUT.md")
+    p.add_argument("--render-only", action="store_true", help="rewrite OUT.md from OUT.json without running")
     p.add_argument(
         "--merge-from",
         type=Path,
@@ -127,13 +130,16 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     js = args.out.with_suffix(".json")
+    if args.render_only:
+        if not js.is_file():
+            p.error(f"--render-only: {js} does not exist; run the ablation first")
+        write_text(args.out.with_suffix(".md"), render_markdown(json.loads(js.read_text(encoding="utf-8"))))
+        return 0
     results = json.loads(js.read_text()) if js.is_file() else {"runs": {}}
     for other in args.merge_from:
         for key, run in json.loads(other.read_text())["runs"].items():
             results["runs"].setdefault(key, run)
-    results["command"] = "python -m symviz.experiments.qm9_ablation " + " ".join(
-        argv if argv is not None else __import__("sys").argv[1:]
-    )
+    results["command"] = command_line(p.prog, argv)
     todo = []
     for net in args.nets:
         for mode in args.modes:
@@ -147,12 +153,12 @@ def main(argv=None) -> int:
         for fut in as_completed(futs):
             r = fut.result()
             results["runs"][_key(r["net"], r["mode"], r["proposal"], r["seed"])] = r
-            atomic_write_text(js, json.dumps(results, indent=1))
-            atomic_write_text(args.out.with_suffix(".md"), render_markdown(results))
+            write_json(js, results)
+            write_text(args.out.with_suffix(".md"), render_markdown(results))
             m = r["eval"]["with_fix"]["mean"]
             print(f"{r['net']}/{r['mode']}/s{r['seed']}: COV-R@0.5 {m['COV-R@0.5']:.1f} MAT-R {m['MAT-R']:.3f}")
     if results["runs"]:
-        atomic_write_text(args.out.with_suffix(".md"), render_markdown(results))
+        write_text(args.out.with_suffix(".md"), render_markdown(results))
         print(render_markdown(results))
     return 0
 

@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from symviz._io import atomic_write_text
 from symviz.covmat import DEFAULT_THRESHOLDS, coverage_matching, format_table
+from symviz.experiments.reporting import command_line, markdown_table, status, versions, write_json, write_text
 
 __all__ = ["evaluate", "render_markdown", "acceptance_table", "main"]
 
@@ -113,22 +113,34 @@ def render_markdown(results: dict, etkdg: dict | None) -> str:
             if "noise" not in name:
                 rows[f"{name} [etkdg_baseline]"] = _fmt_row(name, r)
     lines.append(format_table(rows, DEFAULT_THRESHOLDS, label=f"generator vs. {LABEL}"))
-    lines += [
-        "",
-        "| model | checkpoint | molecules | bond graph kept | stereo right (molecules / conformers) | "
-        "reflected / still wrong | COV-R@0.5 mean without the fix | sampling time |",
-        "|---|---|---|---|---|---|---|---|",
+    header = [
+        "model",
+        "checkpoint",
+        "molecules",
+        "bond graph kept",
+        "stereo right (molecules / conformers)",
+        "reflected / still wrong",
+        "COV-R@0.5 mean without the fix",
+        "sampling time",
     ]
+    rows = []
     for name, r in results["runs"].items():
         c = r["chirality"]
         no_fix = r["without_fix"]["mean"]["COV-R@0.5"] if r["without_fix"] else float("nan")
-        lines.append(
-            f"| {name} | `{r['ckpt']}` | {r['n_molecules']} | {100 * r['bond_graph_valid']:.1f}% | "
-            f"{100 * c['molecules_right']:.1f}% / {100 * c['conformers_right']:.1f}% "
-            f"(of {c['molecules_with_stereocentres']}) | {c['reflected']} / {c['still_wrong']} of "
-            f"{c['conformers_checked']} | {no_fix:.1f} | "
-            f"{r['sample_seconds']:.0f} s ({r['n_conformers']} conformers, {r['steps']} steps, {r['hardware']}) |"
+        rows.append(
+            [
+                name,
+                f"`{r['ckpt']}`",
+                r["n_molecules"],
+                f"{100 * r['bond_graph_valid']:.1f}%",
+                f"{100 * c['molecules_right']:.1f}% / {100 * c['conformers_right']:.1f}% "
+                f"(of {c['molecules_with_stereocentres']})",
+                f"{c['reflected']} / {c['still_wrong']} of {c['conformers_checked']}",
+                f"{no_fix:.1f}",
+                f"{r['sample_seconds']:.0f} s ({r['n_conformers']} conformers, {r['steps']} steps, {r['hardware']})",
+            ]
         )
+    lines += ["", markdown_table(header, rows)]
     for name, r in results["runs"].items():
         lines += ["", f"Acceptance (issue 7) for **{name}**:", ""] + acceptance_table(r, etkdg)
     lines += ["", "Not comparable with published GEOM-QM9 numbers (different references, sizes and protocol).", ""]
@@ -170,9 +182,7 @@ def acceptance_table(r: dict, etkdg: dict | None) -> list[str]:
             r["sample_seconds"] <= 600 and r["n_molecules"] >= 200,
         ),
     ]
-    out = ["| criterion | measured | status |", "|---|---|---|"]
-    out += [f"| {a} | {b} | {'MET' if ok else 'MISSED'} |" for a, b, ok in rows]
-    return out
+    return markdown_table(["criterion", "measured", "status"], [(a, b, status(ok)) for a, b, ok in rows]).splitlines()
 
 
 def main(argv=None) -> int:
@@ -197,9 +207,11 @@ def main(argv=None) -> int:
     if len(names) != len(args.ckpt):
         p.error("give one --name per --ckpt (or none)")
     torch.set_num_threads(args.threads)
-    ens = load_offline_ensembles(args.data, split=args.split)[: args.max_molecules]
     js = args.out.with_suffix(".json")
-    results = json.loads(js.read_text()) if js.is_file() else {"label": LABEL, "runs": {}}
+    if args.render_only and not js.is_file():
+        p.error(f"--render-only: {js} does not exist; evaluate a checkpoint first (--ckpt)")
+    results = json.loads(js.read_text(encoding="utf-8")) if js.is_file() else {"label": LABEL, "runs": {}}
+    ens = [] if args.render_only else load_offline_ensembles(args.data, split=args.split)[: args.max_molecules]
     for ckpt, name in zip([] if args.render_only else args.ckpt, names):
         net, meta = load_model(str(ckpt))
         r = evaluate(net, ens, steps=args.steps, seed=args.seed, batch_size=args.batch_size)
@@ -208,8 +220,8 @@ def main(argv=None) -> int:
             "split": args.split,
             "train_meta": {k: meta.get(k) for k in ("args", "commit", "wall_seconds", "val_loss", "hardware")},
             "hardware": f"CPU, {args.threads} thread(s)",
-            "command": "python -m symviz.experiments.qm9_eval "
-            + " ".join(argv if argv is not None else __import__("sys").argv[1:]),
+            "command": command_line(p.prog, argv),
+            "versions": versions(threads=args.threads),
         }
         results["runs"][name] = r
         m = r["with_fix"]["mean"]
@@ -218,9 +230,9 @@ def main(argv=None) -> int:
             f"MAT-P {m['MAT-P']:.3f} Å  valid {100 * r['bond_graph_valid']:.1f}%  "
             f"stereo {100 * r['chirality']['molecules_right']:.1f}%  sampling {r['sample_seconds']:.0f} s"
         )
-        atomic_write_text(js, json.dumps(results, indent=1))
+        write_json(js, results)
     etkdg = json.loads(args.etkdg.read_text()) if args.etkdg.is_file() else None
-    atomic_write_text(args.out.with_suffix(".md"), render_markdown(results, etkdg))
+    write_text(args.out.with_suffix(".md"), render_markdown(results, etkdg))
     return 0
 
 

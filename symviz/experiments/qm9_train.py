@@ -29,6 +29,7 @@ import torch
 
 from symviz import distributed
 from symviz.diffusion import VPSchedule
+from symviz.experiments.reporting import command_line, git_commit, versions
 from symviz.groups import SO3
 from symviz.losses import DenoisingLoss
 from symviz.molecules import MoleculeLoss, conformer_tensors, validation_loss
@@ -41,16 +42,6 @@ __all__ = ["main", "make_loss"]
 def make_loss(mode: str, num_samples: int = 64, proposal: str = "haar") -> DenoisingLoss:
     """The base loss of the molecule models: cosine VP schedule, x0 target, squared error, K candidates."""
     return DenoisingLoss(VPSchedule("cosine"), mode, SO3(), num_samples=num_samples, proposal=proposal)
-
-
-def _git_commit() -> str:
-    import subprocess
-
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10, check=False)
-        return out.stdout.strip() or "unknown"
-    except OSError:
-        return "unknown"
 
 
 def main(argv=None) -> int:
@@ -97,8 +88,9 @@ def main(argv=None) -> int:
         meta = {
             "spec": json.dumps(spec),
             "args": json.dumps({k: str(v) for k, v in vars(args).items()}),
-            "command": "python -m symviz.experiments.qm9_train " + " ".join(argv if argv is not None else _argv()),
-            "commit": _git_commit(),
+            "command": command_line(p.prog, argv),
+            "commit": git_commit() or "unknown",
+            "versions": versions(),
             "data_sha256": sha256_file(data_path),
             "hardware": _hardware(ctx, args.threads),
             "train_conformers": int(tr["x0"].shape[0]),
@@ -150,12 +142,6 @@ def _hardware(ctx, threads) -> str:
         return f"{torch.cuda.get_device_name(ctx.device)}, world size {ctx.world_size}"
     n = threads if threads is not None else default_num_threads()
     return f"{platform.machine()} CPU, {n} torch thread(s), world size {ctx.world_size}"
-
-
-def _argv() -> list[str]:
-    import sys
-
-    return sys.argv[1:]
 
 
 def _warmup_cosine(steps: int, warmup: int = 100):

@@ -5,7 +5,8 @@
 Writes ``symviz/checkpoints/NAME.pt`` (model weights and meta only: the optimizer state is dropped, so the
 file stays small), ``NAME.sha256`` (checked by :func:`symviz.conformers.load_model` on every load) and
 rewrites ``symviz/checkpoints/README.md`` from the meta of every shipped checkpoint (command, commit, data
-SHA-256, wall time, hardware, validation loss). The files are package data, so a wheel install finds them.
+SHA-256, wall time, hardware, validation loss, and the versions block when the checkpoint records one). The
+files are package data, so a wheel install finds them.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import torch
 
-from symviz._io import atomic_write, atomic_write_text
+from symviz._io import atomic_write
+from symviz.experiments.reporting import write_text
 from symviz.train import load_checkpoint
 
 __all__ = ["ship", "render_readme", "main"]
@@ -40,8 +42,8 @@ def ship(src, name: str, dest: Path = DEST) -> Path:
         out.unlink()
         raise ValueError(f"{name}.pt would be {out.stat().st_size} bytes; shipped checkpoints must stay <= 5 MB")
     digest = hashlib.sha256(out.read_bytes()).hexdigest()
-    atomic_write_text(dest / f"{name}.sha256", f"{digest}  {name}.pt\n")
-    atomic_write_text(dest / "README.md", render_readme(dest))
+    write_text(dest / f"{name}.sha256", f"{digest}  {name}.pt\n")
+    write_text(dest / "README.md", render_readme(dest))
     return out
 
 
@@ -70,8 +72,10 @@ def render_readme(dest: Path = DEST) -> str:
             f"- wall time: {float(meta['wall_seconds']) / 60:.1f} min of training on {meta['hardware']}",
             f"- validation loss: {float(meta['val_loss']):.4f}" if "val_loss" in meta else "- validation loss: n/a",
             f"- file SHA-256: `{digest}`",
-            "",
         ]
+        if meta.get("versions"):
+            lines.append(f"- versions: `{json.dumps(meta['versions'])}`")
+        lines.append("")
     return "\n".join(lines)
 
 

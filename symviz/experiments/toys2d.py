@@ -3,6 +3,7 @@
     python -m symviz.experiments.toys2d                  # full run: every setting, 6000 steps, seeds 0 1 2
     python -m symviz.experiments.toys2d --steps 1500 --seeds 0 --out /tmp/toys2d.json   # a short version
     python -m symviz.experiments.toys2d --resume        # after a crash: finish the interrupted run
+    python -m symviz.experiments.toys2d --render-only   # rewrite the .md from the stored .json
 
 Every (setting, model, seed) run writes a checkpoint every ``--checkpoint-every`` steps (default 500) into
 ``--checkpoint-dir`` (default: next to ``--out``, ``<out stem>_checkpoints/``). ``--resume`` continues each run
@@ -31,9 +32,8 @@ C_6; and ``sv.metrics.equivariance_error`` of the trained denoiser at t = 0.5.
 from __future__ import annotations
 
 import argparse
+import json
 import math
-import platform
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,9 +42,9 @@ import numpy as np
 import torch
 
 import symviz as sv
-from symviz._io import atomic_write_text
 from symviz.data import toys
-from symviz.experiments.toy1d import add_checkpoint_arguments, checkpoint_dir_of, remove_checkpoints, write_json_atomic
+from symviz.experiments import reporting
+from symviz.experiments.toy1d import add_checkpoint_arguments, checkpoint_dir_of, remove_checkpoints
 from symviz.train import fit
 
 __all__ = [
@@ -70,6 +70,7 @@ NUM_EVAL = 2000
 NUM_STORED = 500
 K_SO2 = 64
 SCHEDULE = "cosine"
+MD_TITLE = "# 2D toys (tutorial 06)\n\n"
 
 
 def make_group(setting: str):
@@ -321,26 +322,18 @@ def run(
         "per_seed": rows,
         "curves": curves,
         "samples": samples,
-        "versions": {
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-            "symviz": sv.__version__,
-            "threads": torch.get_num_threads(),
-        },
+        "versions": reporting.versions(threads=torch.get_num_threads()),
         "wall_seconds": time.perf_counter() - start,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if out is not None:
-        write_json_atomic(result, out)
+        reporting.write_json(out, result)
     return result
 
 
 def markdown_table(result: dict) -> str:
     """Mean ± std over seeds of each metric, per setting and model, plus the perfect-sampler floor."""
-    lines = [
-        "| setting | model | sliced W2 ↓ | symmetry error ↓ | equivariance error ↓ | mirrored (cloud) ↓ |",
-        "|---|---|---|---|---|---|",
-    ]
+    rows = []
     for setting in result["settings"]:
         s = result["summary"][setting]
         for model in MODELS:
@@ -348,11 +341,19 @@ def markdown_table(result: dict) -> str:
                 continue
             m = s[model]
             mirror = "–" if m["mirror_mean"] is None or math.isnan(m["mirror_mean"]) else f"{m['mirror_mean']:.3f}"
-            lines.append(
-                f"| {setting} | {model} | {m['sw_mean']:.4f} ± {m['sw_std']:.4f} | {m['sym_mean']:.4f} ± "
-                f"{m['sym_std']:.4f} | {m['equi_mean']:.3g} ± {m['equi_std']:.2g} | {mirror} |"
+            rows.append(
+                [
+                    setting,
+                    model,
+                    f"{m['sw_mean']:.4f} ± {m['sw_std']:.4f}",
+                    f"{m['sym_mean']:.4f} ± {m['sym_std']:.4f}",
+                    f"{m['equi_mean']:.3g} ± {m['equi_std']:.2g}",
+                    mirror,
+                ]
             )
-        lines.append(f"| {setting} | *perfect sampler* | {s['floor']['sw']:.4f} | {s['floor']['sym']:.4f} | 0 | 0 |")
+        rows.append([setting, "*perfect sampler*", f"{s['floor']['sw']:.4f}", f"{s['floor']['sym']:.4f}", 0, 0])
+    header = ["setting", "model", "sliced W2 ↓", "symmetry error ↓", "equivariance error ↓", "mirrored (cloud) ↓"]
+    lines = [reporting.markdown_table(header, rows)]
     lines += [
         "",
         f"Command: `{result['command']}` ({result['steps']} steps, seeds {result['seeds']}, torch "
@@ -374,11 +375,19 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--settings", nargs="+", choices=SETTINGS, default=list(SETTINGS))
     p.add_argument("--out", type=Path, default=Path("data/results/toys2d.json"))
+    p.add_argument("--render-only", action="store_true", help="rewrite the .md next to --out from the stored JSON")
     add_checkpoint_arguments(p, every=500)
     args = p.parse_args(argv)
+    if args.render_only:
+        if not args.out.is_file():
+            p.error(f"--render-only: {args.out} does not exist; run the experiment first")
+        table = markdown_table(json.loads(args.out.read_text(encoding="utf-8")))
+        reporting.write_text(args.out.with_suffix(".md"), MD_TITLE + table)
+        print(table)
+        return 0
     ckpt_dir = checkpoint_dir_of(args, p)
     sv.configure_threads(1)
-    cmd = " ".join(["python -m symviz.experiments.toys2d", *(sys.argv[1:] if argv is None else argv)])
+    cmd = reporting.command_line(p.prog, argv)
     result = run(
         steps=args.steps,
         seeds=tuple(args.seeds),
@@ -390,7 +399,7 @@ def main(argv=None) -> int:
         resume=args.resume,
     )
     table = markdown_table(result)
-    atomic_write_text(args.out.with_suffix(".md"), "# 2D toys (tutorial 06)\n\n" + table)
+    reporting.write_text(args.out.with_suffix(".md"), MD_TITLE + table)
     if not args.keep_checkpoints:
         names = [
             checkpoint_name(st, m, seed)
