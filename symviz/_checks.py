@@ -2,19 +2,32 @@
 
 Every public function validates at the boundary where data enters, then trusts its inputs internally.
 Messages name the argument, say what was expected and what was received, and how to fix it.
+Groups are checked here too (:func:`check_group`): every function that takes a group accepts a
+:class:`symviz.groups.Group` or a registered name (:func:`symviz.groups.get`).
 """
 
 from __future__ import annotations
 
+import numbers
+
 import torch
 
+MAX_K = 4096  # the largest Monte Carlo candidate count an interactive frame (explorer, conformer viewer) accepts
+DTYPE = torch.float64  # the dtype of the interactive frames (symviz.explore, symviz.molecules.frames)
+
 __all__ = [
+    "MAX_K",
+    "DTYPE",
     "as_tensor",
     "check_point_cloud",
     "check_finite",
     "check_unit_interval",
     "check_mask",
     "check_positive_int",
+    "check_k",
+    "check_t",
+    "check_seed",
+    "check_group",
     "check_group_dim",
     "check_centered",
 ]
@@ -103,16 +116,69 @@ def check_mask(mask, x: torch.Tensor, name: str = "mask") -> torch.Tensor | None
     return mask
 
 
-def check_positive_int(k, name: str) -> int:
-    """Validate an integer >= 1 (e.g. the Monte Carlo sample count K)."""
-    if isinstance(k, bool) or not isinstance(k, int):
-        if isinstance(k, float) and k.is_integer():
+def check_positive_int(k, name: str, maximum: int | None = None) -> int:
+    """Validate an integer >= 1 (and <= ``maximum`` when given), e.g. the Monte Carlo sample count K.
+
+    Python and numpy integers and whole floats (``2.0``) pass; TypeError for anything else (``2.5``, ``"3"``,
+    ``True``), ValueError for a value out of range."""
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        if isinstance(k, numbers.Real) and not isinstance(k, bool) and float(k).is_integer():
             k = int(k)
         else:
             raise TypeError(f"{name} must be an integer >= 1; got {k!r}")
+    k = int(k)
+    if maximum is not None and not 1 <= k <= maximum:
+        raise ValueError(f"{name} must be between 1 and {maximum}; got {k}")
     if k < 1:
         raise ValueError(f"{name} must be >= 1; got {k}")
     return k
+
+
+def check_k(k, max_k: int = MAX_K) -> int:
+    """An interactive candidate count K: a whole number in [1, max_k] (default :data:`MAX_K`), identity
+    included (:func:`check_positive_int`)."""
+    return check_positive_int(k, "K", maximum=max_k)
+
+
+def check_t(t, name: str = "t") -> float:
+    """One diffusion time as a float in [0, 1] (0 = data, 1 = pure noise); ValueError otherwise.
+    (:func:`check_unit_interval` checks a tensor of times.)"""
+    try:
+        tf = float(t)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number in [0, 1]; got {t!r}") from None
+    if not (0.0 <= tf <= 1.0):
+        raise ValueError(f"{name} must lie in [0, 1] (0 = data, 1 = pure noise); got {t!r}")
+    return tf
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """A random seed: an integer >= 0 (Python or numpy); ValueError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or int(seed) < 0:
+        raise ValueError(f"{name} must be an integer >= 0; got {seed!r}")
+    return int(seed)
+
+
+def check_group(group, x: torch.Tensor | None = None, name: str = "x", dim: int | None = None):
+    """The one group validator: a :class:`symviz.groups.Group` or a registered name -> a Group.
+
+    Names go through :func:`symviz.groups.get` (ValueError listing the valid names; TypeError for other
+    types). ``x`` (``(..., n, d)``) or ``dim`` gives the dimension: it sets the dimension of ``"Z2"`` and must
+    match the group's (:func:`check_group_dim`).
+    """
+    from symviz.groups import get  # groups import nothing from here; imported late to keep this module light
+
+    if x is not None:
+        dim = x.shape[-1]
+    g = get(group, dim=dim)
+    if x is not None:
+        check_group_dim(g, x, name)
+    elif dim is not None and getattr(g, "dim", None) not in (None, dim):
+        raise ValueError(
+            f"{type(g).__name__} acts on R^{g.dim} but d = {dim} is needed; pick a group of matching dimension, "
+            f"e.g. SO2() for 2D, SO3() for 3D"
+        )
+    return g
 
 
 def check_group_dim(group, x: torch.Tensor, name: str = "x") -> None:

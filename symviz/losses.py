@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from symviz._checks import check_centered, check_group_dim, check_mask, check_point_cloud, check_positive_int
+from symviz._checks import check_centered, check_group, check_mask, check_point_cloud, check_positive_int
 from symviz.diffusion import VPSchedule, add_noise
 from symviz.groups import Group
 from symviz.orbit import orbit_target
@@ -49,7 +49,9 @@ class DenoisingLoss:
     Args:
         schedule: a :class:`symviz.diffusion.VPSchedule`.
         mode: ``"plain"``, ``"augment"`` or ``"orbit"``.
-        group: the symmetry group (required for augment / orbit).
+        group: the symmetry group (required for augment / orbit): a :class:`symviz.groups.Group` or a registry
+            name (``"SO2"``, ``"C6"``, ``"SO3"``, ...; :func:`symviz.groups.get`). ``"Z2"`` takes each batch's d;
+            ``self.group`` holds the group built from the name (``Reflection(1)`` for ``"Z2"``).
         num_samples: K candidates for the orbit target, identity included (default 64); ``None`` = exact sum
             over a finite group.
         parameterization: ``"x0"`` (the net predicts x0; default) or ``"eps"`` (the net predicts the noise;
@@ -71,7 +73,7 @@ class DenoisingLoss:
         self,
         schedule: VPSchedule,
         mode: str = "plain",
-        group: Group | None = None,
+        group: Group | str | None = None,
         num_samples: int | None = 64,
         parameterization: str = "x0",
         weighting: str | Callable = "none",
@@ -101,18 +103,29 @@ class DenoisingLoss:
         self.include_identity, self.t_min, self.t_max = include_identity, t_min, t_max
         self.loss_type, self.temperature = loss_type, temperature
         # ValueError for a bad name or group; a proposal draws K candidates, it has no exact sum
-        if resolve_proposal(proposal, group if mode == "orbit" else None) is not None and num_samples is None:
+        if resolve_proposal(proposal, self.group if mode == "orbit" else None) is not None and num_samples is None:
             raise ValueError(f"proposal={proposal!r} needs num_samples=K (it draws candidates, no exact sum)")
         self.proposal = proposal
+
+    @property
+    def group(self):
+        """The loss's group (None for a plain loss), built from the name when a name was given."""
+        return self._group
+
+    @group.setter
+    def group(self, group) -> None:
+        self._group_arg = group  # a name is built again for each batch's d ("Z2" -> Reflection(d))
+        self._group = None if group is None else check_group(group, name="x0")
 
     # -- the training pair -------------------------------------------------------------------
     def sample(self, x0, t=None, generator: torch.Generator | None = None, mask=None, group=None) -> DenoisingBatch:
         """Draw ``(x_t, target)`` for clean data ``x0 (B, n, d)`` at times ``t (B,)`` (sampled if None).
 
-        ``group``: this batch's group instead of the loss's own, e.g. ``Product(SO3(), Permutations(perms))``
-        with per-molecule automorphisms ``perms (B, P, n)`` (their batch changes from step to step).
+        ``group``: this batch's group (an object or a name) instead of the loss's own, e.g.
+        ``Product(SO3(), Permutations(perms))`` with per-molecule automorphisms ``perms (B, P, n)`` (their batch
+        changes from step to step).
         """
-        group = self.group if group is None else group
+        group = self._group_arg if group is None else group
         x0 = check_point_cloud(x0, "x0")
         if x0.dim() != 3:
             raise ValueError(f"x0 must be a batch of point clouds (B, n, d); got shape {tuple(x0.shape)}")
@@ -124,7 +137,7 @@ class DenoisingLoss:
         mask = check_mask(mask, x0)
         b = x0.shape[0]
         if group is not None:
-            check_group_dim(group, x0, "x0")
+            group = check_group(group, x0, "x0")
             check_centered(x0, mask, "x0")
         if t is None:
             u = torch.rand(b, generator=generator, dtype=x0.dtype, device=x0.device)

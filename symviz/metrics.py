@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import torch
 
-from symviz._checks import check_point_cloud, check_positive_int
+from symviz._checks import check_group, check_point_cloud, check_positive_int
 from symviz.groups import Group
 
 __all__ = [
@@ -35,7 +35,7 @@ def tolerance(dtype: torch.dtype) -> float:
 def equivariance_error(
     f: Callable[[torch.Tensor], torch.Tensor],
     x,
-    group: Group,
+    group: Group | str,
     num_samples: int = 8,
     generator: torch.Generator | None = None,
     invariant: bool = False,
@@ -47,7 +47,8 @@ def equivariance_error(
         f: maps a point cloud ``(..., n, d)`` to a point cloud of the same layout (or, with
             ``invariant=True``, to anything: then the check is ``f(g.x) == f(x)``).
         x: ``(..., n, d)`` inputs, any floating dtype; ``f`` is evaluated in that dtype.
-        group: the group; elements are drawn in float64 and both transforms are done in float64, so the
+        group: the group, an object or a registry name (``"SO3"``, ``"C6"``; :func:`symviz.groups.get`, ``"Z2"``
+            takes ``x``'s d); elements are drawn in float64 and both transforms are done in float64, so the
             checker itself adds no error.
         elements: explicit elements to test instead of random draws (e.g. ``group.elements()``).
     Returns:
@@ -56,6 +57,7 @@ def equivariance_error(
         ``err < tol`` (NaN compares False).
     """
     x = check_point_cloud(x, "x")
+    group = check_group(group, x, "x")
     if elements is None:
         num_samples = check_positive_int(num_samples, "num_samples")
         elements = group.sample(num_samples, generator=generator, dtype=torch.float64)

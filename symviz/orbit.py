@@ -24,7 +24,7 @@ from __future__ import annotations
 import torch
 
 from symviz._checks import (
-    check_group_dim,
+    check_group,
     check_mask,
     check_point_cloud,
     check_positive_int,
@@ -181,7 +181,7 @@ def orbit_target(
     xt,
     alpha,
     sigma,
-    group: Group,
+    group: Group | str,
     num_samples: int | None = 64,
     include_identity: bool = True,
     generator: torch.Generator | None = None,
@@ -196,7 +196,8 @@ def orbit_target(
         x0: ``(..., n, d)`` the clean sample that generated ``xt`` (centred for rotation groups).
         xt: ``(..., n, d)`` the noisy sample.
         alpha, sigma: kernel scales, scalars or ``(...)``, in [0, 1].
-        group: a :class:`symviz.groups.Group` acting on ``R^d`` (or on the ``n`` points).
+        group: a :class:`symviz.groups.Group` acting on ``R^d`` (or on the ``n`` points), or its registry name
+            (``"SO3"``, ``"C6"``, ``"Z2"``, ...; :func:`symviz.groups.get`, ``"Z2"`` takes the data's d).
         num_samples: K, the number of candidates (default 64), *including* the identity when
             ``include_identity``; ``None`` = exact sum over a finite group.
         include_identity: put the generating element in slot 0 (default True). With an augmented ``x0``
@@ -217,7 +218,7 @@ def orbit_target(
     xt = check_point_cloud(xt, "xt")
     if xt.shape[-2:] != x0.shape[-2:]:
         raise ValueError(f"xt must have the same (n, d) as x0; got x0 {tuple(x0.shape)} and xt {tuple(xt.shape)}")
-    check_group_dim(group, x0, "x0")
+    group = check_group(group, x0, "x0")
     xt = xt.to(x0.dtype)
     mask = check_mask(mask, x0)
     a = _per_cloud(alpha, x0, "alpha")
@@ -300,8 +301,8 @@ def langevin(kappa: torch.Tensor) -> torch.Tensor:
     return torch.where(small, kappa * poly, big)
 
 
-def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
-    """The exact orbit target (Eq. 11) in closed form, ``(..., n, d)``.
+def closed_form_target(x0, xt, alpha, sigma, group: Group | str) -> torch.Tensor:
+    """The exact orbit target (Eq. 11) in closed form, ``(..., n, d)``. ``group``: an object or a registry name.
 
     Supported (docs/theory.md#closed-forms, derivations there):
 
@@ -316,7 +317,7 @@ def closed_form_target(x0, xt, alpha, sigma, group: Group) -> torch.Tensor:
     """
     x0 = check_point_cloud(x0, "x0")
     xt = check_point_cloud(xt, "xt").to(x0.dtype)
-    check_group_dim(group, x0, "x0")
+    group = check_group(group, x0, "x0")
     if xt.shape[-2:] != x0.shape[-2:]:
         raise ValueError(f"xt must have the same (n, d) as x0; got {tuple(x0.shape)} and {tuple(xt.shape)}")
     a = _per_cloud(alpha, x0, "alpha")

@@ -14,6 +14,7 @@ Command line (2D toys; the molecule and 1D experiments have their own commands i
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import math
 import os
@@ -73,7 +74,10 @@ def fit(
         net: a module ``net(x_t, t) -> x0_hat`` (or eps). loss_fn: a :class:`symviz.losses.DenoisingLoss`.
         data: ``(N, n, d)`` training clouds; batches of ``batch_size`` are drawn with replacement.
         mask: optional ``(N, n)`` padding mask for ``data``.
-        seed: seeds the batch draws, the noise and the group samples (one ``torch.Generator``).
+        seed: seeds the batch draws, the noise and the group samples (one local ``torch.Generator``) and, for
+            layers that draw from torch's global RNG (dropout), the global RNG *inside* fit only: fit forks the
+            global RNG and hands the caller's state back unchanged. The net's initial weights are the caller's
+            (seed before building the net, as ``python -m symviz.train`` does).
         callback: called as ``callback(step, loss)`` every ``log_every`` steps (the live plot uses it).
         grad_clip: clip the gradient norm to this value (a finite number > 0); default None, no clipping.
         checkpoint_path: write a checkpoint there (atomically, with a checksum) every ``checkpoint_every`` steps
@@ -87,7 +91,8 @@ def fit(
             training. With no file there, training starts from step 0 (so one command line both starts and
             restarts a run).
         checkpoint_meta: plain Python values stored as the checkpoint's ``meta`` (e.g. the command line).
-        num_threads: torch threads (default :func:`symviz.threads.default_num_threads`).
+        num_threads: torch threads while fit runs (default None: leave them as they are; set them once per
+            process with :func:`symviz.configure_threads`). The caller's thread count is restored on return.
         device: where to train (default: the device of the net's parameters); data, noise and group samples
             are drawn there, so the same call scales from a laptop CPU to a GPU.
         extras: per-sample tensors ``{name: (N, ...)}`` indexed with each batch and passed to ``loss_fn`` as
@@ -113,7 +118,6 @@ def fit(
         raise TypeError(f"resume must be True or False; got {resume!r}")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs checkpoint_path=... (the checkpoint to continue from)")
-    configure_threads(num_threads)
     if device is None:
         device = next(net.parameters()).device if any(True for _ in net.parameters()) else torch.device("cpu")
     device = torch.device(device)
@@ -125,10 +129,76 @@ def fit(
         if not isinstance(v, torch.Tensor) or v.shape[:1] != data.shape[:1]:
             raise ValueError(f"extras[{name!r}] must be a tensor with one row per data sample ({data.shape[0]})")
         extras[name] = v.to(device)
+    with _caller_state_kept(device, num_threads):
+        return _train(
+            net,
+            loss_fn,
+            data,
+            mask,
+            extras,
+            device,
+            steps=steps,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            progress=progress,
+            log_every=log_every,
+            callback=callback,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            grad_clip=grad_clip,
+            checkpoint_path=checkpoint_path,
+            checkpoint_every=checkpoint_every,
+            resume=resume,
+            checkpoint_meta=checkpoint_meta,
+        )
+
+
+@contextlib.contextmanager
+def _caller_state_kept(device: torch.device, num_threads: int | None):
+    """Run a block with ``num_threads`` torch threads (None: as they are) and a forked global RNG (CPU, and
+    ``device``'s when it is a GPU), then give the caller back its thread count and RNG states unchanged."""
+    if num_threads is not None:
+        num_threads = check_positive_int(num_threads, "num_threads")
+    threads_before = torch.get_num_threads()
+    rng_devices = [_cuda_index(device)] if device.type == "cuda" else []
+    try:
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        with torch.random.fork_rng(devices=rng_devices, device_type="cuda"):
+            yield
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _train(
+    net,
+    loss_fn,
+    data,
+    mask,
+    extras,
+    device,
+    *,
+    steps,
+    batch_size,
+    lr,
+    seed,
+    progress,
+    log_every,
+    callback,
+    optimizer,
+    scheduler,
+    grad_clip,
+    checkpoint_path,
+    checkpoint_every,
+    resume,
+    checkpoint_meta,
+) -> History:
+    """:func:`fit`'s loop on validated inputs already on ``device`` (inside :func:`_caller_state_kept`)."""
     ctx = distributed.current(device)
     if checkpoint_path is not None and ctx.is_main:
         check_writable(checkpoint_path, "checkpoint_path")  # now, not after the last step
-    torch.manual_seed(seed)
+    _seed_global(seed, device)  # dropout draws from the global RNG; fork_rng gives it back on return
     gen = torch.Generator(device=device).manual_seed(seed + ctx.rank)
     opt = optimizer or torch.optim.Adam(net.parameters(), lr=lr)
     run_info = {"seed": int(seed), "batch_size": batch_size, "world_size": ctx.world_size}
@@ -199,6 +269,17 @@ def fit(
     if checkpoint_path:
         save(steps)
     return hist
+
+
+def _cuda_index(device: torch.device) -> int:
+    return device.index if device.index is not None else torch.cuda.current_device()
+
+
+def _seed_global(seed: int, device: torch.device) -> None:
+    """Seed the global CPU RNG and, on a GPU, that device's RNG (inside fit's ``fork_rng``, never outside)."""
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        torch.cuda.default_generators[_cuda_index(device)].manual_seed(seed)
 
 
 def _rank_state(gen: torch.Generator, device: torch.device, acc: float, cnt: int) -> dict:
@@ -364,19 +445,12 @@ def _build(args):
     import symviz as sv
     from symviz.data import toys
 
-    groups = {
-        "SO2": sv.groups.SO2,
-        "O2": sv.groups.O2,
-        "C6": lambda: sv.groups.Cyclic(6),
-        "SO3": sv.groups.SO3,
-        "none": lambda: None,
-    }
-    group = groups[args.group]()
     if args.data == "blob":
         data = toys.blob_2d(args.num_data, generator=torch.Generator().manual_seed(args.seed))
     else:
         data = toys.cloud_dataset(args.num_data)
     n, d = data.shape[-2:]
+    group = None if args.group == "none" else sv.groups.get(args.group, dim=d)
     nets = {
         "mlp": lambda: sv.nets.TimeMLP(n, d, hidden=args.hidden),
         "radial": lambda: sv.nets.RadialNet(hidden=args.hidden),
@@ -395,9 +469,15 @@ _RUN_ARGS += ("seed",)
 
 
 def main(argv=None) -> int:
+    from symviz import groups as sv_groups
+
     p = argparse.ArgumentParser(prog="python -m symviz.train", description=__doc__.split("\n\n")[0])
     p.add_argument("--data", choices=["blob", "cloud"], default="blob")
-    p.add_argument("--group", choices=["SO2", "O2", "C6", "SO3", "none"], default="SO2")
+    p.add_argument(
+        "--group",
+        default="SO2",
+        help="a 2D group by name: C<n>, D<n>, SO2, O2, Z2 (symviz.groups.get), or none (default SO2)",
+    )
     p.add_argument("--mode", choices=["plain", "augment", "orbit"], default="orbit")
     p.add_argument("--net", choices=["mlp", "radial", "egnn"], default="mlp")
     p.add_argument("--schedule", choices=["cosine", "linear", "toy1d"], default="cosine")
@@ -417,6 +497,11 @@ def main(argv=None) -> int:
         help="continue from --out if it exists (same settings; exactly as if never interrupted)",
     )
     args = p.parse_args(argv)
+    if args.group != "none":
+        try:  # the toys are 2D; the canonical name keeps --resume's settings check exact ("so(2)" = "SO2")
+            args.group = sv_groups.name_of(sv_groups.get(args.group, dim=2))
+        except (TypeError, ValueError) as err:
+            p.error(f"--group: {err}")
     if args.mode != "plain" and args.group == "none":
         p.error("--mode augment/orbit needs a --group")
     if args.checkpoint_every < 1:
@@ -434,9 +519,10 @@ def main(argv=None) -> int:
                 + ", ".join(f"--{a.replace('_', '-')} {saved[a]} there, {getattr(args, a)} now" for a in changed)
                 + "); use the same settings or another --out"
             )
+    configure_threads()  # the command's thread count (fit leaves threads as it finds them)
     ctx = distributed.setup(args.device)  # joins the process group under torchrun; a no-op otherwise
     try:
-        torch.manual_seed(args.seed)  # the net's initial weights: one --seed means one run
+        torch.manual_seed(args.seed)  # the net's initial weights, set by the command: one --seed means one run
         net, loss_fn, data = _build(args)
         meta = {k: str(v) for k, v in vars(args).items() if k != "resume"} | {"world_size": ctx.world_size}
         hist = fit(

@@ -10,10 +10,22 @@ is the core's (:mod:`symviz.orbit`, :mod:`symviz.diffusion`, :mod:`symviz.groups
     frames = forward_diffusion_frames("blobs", times)          # x_t for every t of a slider, precomputed
     act = group_action_frame("D4", element=3)                  # g.x0 for one group element
 
-2D only: the groups are C_n, D_n, SO(2), O(2) and the reflection Z2 (names "C6", "D4", "SO2", "O2", "Z2").
+2D only: the groups are C_n, D_n, SO(2), O(2) and the reflection Z2, by name ("C6", "D4", "SO2", "O2", "Z2"; the
+registry's names, :func:`symviz.groups.get`) or as objects. Inputs are checked by :mod:`symviz._checks`
+(``check_t``, ``check_k``, ``check_seed`` are re-exported here).
 """
 
-from symviz.explore._common import DATA_CHOICES, GROUP_CHOICES, MAX_K, check_k, check_seed, check_t, make_group, make_x0
+from symviz.explore._common import (
+    DATA_CHOICES,
+    GROUP_CHOICES,
+    MAX_K,
+    check_k,
+    check_seed,
+    check_t,
+    group_menu,
+    make_group,
+    make_x0,
+)
 from symviz.explore.actions import ActionFrame, group_action_frame
 from symviz.explore.diffusion import DiffusionFrames, blobs_2d, forward_diffusion_frames
 from symviz.explore.orbit import FieldFrame, OrbitFrame, field_grid, noisy_sample, orbit_explorer_frame, target_field
@@ -32,6 +44,7 @@ __all__ = [
     "DATA_CHOICES",
     "MAX_K",
     "make_group",
+    "group_menu",
     "make_x0",
     "check_t",
     "check_k",

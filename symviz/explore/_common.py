@@ -1,21 +1,23 @@
-"""Inputs shared by the explorer functions: group and data names, slider checks, a compact frame repr."""
+"""Inputs shared by the explorer functions: the 2D group menu, data names, a compact frame repr.
+
+Input checks (t, K, seed, groups) are the library's own (:mod:`symviz._checks`); group names are those of
+the registry (:func:`symviz.groups.get`).
+"""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 import torch
 
-from symviz._checks import check_centered, check_point_cloud
+from symviz._checks import DTYPE, check_centered, check_group, check_point_cloud
 from symviz.data.toys import asymmetric_cloud_2d
 from symviz.diffusion import VPSchedule
-from symviz.groups import O2, SO2, Cyclic, Dihedral, Group, MatrixGroup, Reflection
+from symviz.groups import MatrixGroup, examples, name_of
 
-GROUP_CHOICES = ("C6", "D4", "SO2", "O2")
+__all__ = ["GROUP_CHOICES", "DATA_CHOICES", "make_group", "group_menu", "make_x0"]
+
+GROUP_CHOICES = examples(dim=2)  # the 2D groups of the registry, one per family: the widgets' menu
 DATA_CHOICES = ("point", "cloud")
-MAX_K = 4096  # interactive upper bound on the Monte Carlo sample count
-DTYPE = torch.float64
 
 
 # ----------------------------------------------------------------------------------------------
@@ -23,28 +25,36 @@ DTYPE = torch.float64
 # ----------------------------------------------------------------------------------------------
 
 
-def make_group(name) -> MatrixGroup:
-    """A 2D group from its name: ``"C<n>"``, ``"D<n>"``, ``"SO2"`` (or ``"SO(2)"``), ``"O2"``, ``"Z2"``.
+def make_group(group) -> MatrixGroup:
+    """A 2D matrix group from a registry name (``"C<n>"``, ``"D<n>"``, ``"SO2"``/``"SO(2)"``, ``"O2"``,
+    ``"Z2"`` = ``Reflection(2)``; :func:`symviz.groups.get`) or a Group object (returned unchanged).
 
-    A :class:`symviz.groups.Group` passes through unchanged.
+    Raises TypeError for other types and ValueError for an unknown name or a group that is not a 2D
+    orthogonal matrix group (the explorers draw the plane).
     """
-    if isinstance(name, Group):
-        return name
-    if not isinstance(name, str):
-        raise TypeError(f"group must be a name such as 'SO2' or a Group; got {type(name).__name__}")
-    key = name.strip().upper().replace("(", "").replace(")", "").replace("_", "")
-    if key == "SO2":
-        return SO2()
-    if key == "O2":
-        return O2()
-    if key in ("Z2", "REFLECTION"):
-        return Reflection(2)
-    m = re.fullmatch(r"([CD])(\d+)", key)
-    if m and 1 <= int(m.group(2)) <= 360:
-        return Cyclic(int(m.group(2))) if m.group(1) == "C" else Dihedral(int(m.group(2)))
-    raise ValueError(
-        f"unknown group {name!r}; choose one of {GROUP_CHOICES}, 'Z2', or 'C<n>' / 'D<n>' with 1 <= n <= 360"
-    )
+    g = check_group(group, dim=2)
+    if not isinstance(g, MatrixGroup) or g.dim != 2:
+        raise ValueError(
+            f"the explorers draw the plane: they need a 2D matrix group, e.g. one of {GROUP_CHOICES}; got {g!r}"
+        )
+    return g
+
+
+def group_menu(group) -> tuple[list[tuple[str, object]], object]:
+    """A group dropdown's ``(options, value)``: the ``(label, value)`` pairs of :data:`GROUP_CHOICES`, plus
+    ``group`` when it is not among them (e.g. ``"C5"`` or an object), and the value that selects ``group``.
+
+    A name is selected by its canonical spelling (``"so(2)"`` -> ``"SO2"``), and so is a registered group
+    object (``Cyclic(6)`` -> ``"C6"``); other 2D matrix groups are their own value, labelled by their repr.
+    Raises what :func:`make_group` raises for anything else.
+    """
+    g = make_group(group)
+    name = name_of(g)
+    value = name if name is not None else g
+    options = [(c, c) for c in GROUP_CHOICES]
+    if value not in GROUP_CHOICES:
+        options.append((value if isinstance(value, str) else repr(value), value))
+    return options, value
 
 
 def make_x0(data="point") -> torch.Tensor:
@@ -62,33 +72,6 @@ def make_x0(data="point") -> torch.Tensor:
         raise ValueError(f"x0 must be one 2D point cloud of shape (n, 2); got shape {tuple(x.shape)}")
     check_centered(x, None, "x0")
     return x
-
-
-def check_t(t) -> float:
-    """Diffusion time as a float in [0, 1] (ValueError otherwise)."""
-    try:
-        tf = float(t)
-    except (TypeError, ValueError):
-        raise ValueError(f"t must be a number in [0, 1]; got {t!r}") from None
-    if not (0.0 <= tf <= 1.0):
-        raise ValueError(f"t must lie in [0, 1] (0 = data, 1 = pure noise); got {t!r}")
-    return tf
-
-
-def check_k(k, max_k: int = MAX_K) -> int:
-    """Monte Carlo sample count K as an int in [1, max_k] (ValueError otherwise)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer, float)) or float(k) != int(k):
-        raise ValueError(f"K must be a whole number between 1 and {max_k}; got {k!r}")
-    if not 1 <= int(k) <= max_k:
-        raise ValueError(f"K must be between 1 and {max_k} (candidates, identity included); got {k}")
-    return int(k)
-
-
-def check_seed(seed) -> int:
-    """Random seed as an int >= 0."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or int(seed) < 0:
-        raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
-    return int(seed)
 
 
 def _schedule(schedule) -> VPSchedule:

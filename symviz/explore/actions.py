@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from symviz.explore._common import DTYPE, _short_repr, make_group, make_x0
+from symviz._checks import DTYPE
+from symviz.explore._common import _short_repr, make_group, make_x0
 from symviz.explore.posterior import element_angles, haar_quadrature
 from symviz.groups import O2, rotation_2d
 

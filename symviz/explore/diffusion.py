@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from symviz._checks import check_point_cloud
+from symviz._checks import DTYPE, check_point_cloud, check_seed, check_t
 from symviz.diffusion import add_noise
-from symviz.explore._common import DTYPE, _schedule, _short_repr, check_seed, check_t
+from symviz.explore._common import _schedule, _short_repr
 from symviz.explore.posterior import posterior_mean
 
 # ----------------------------------------------------------------------------------------------

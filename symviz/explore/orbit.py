@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from symviz._checks import check_point_cloud
+from symviz._checks import DTYPE, check_k, check_point_cloud, check_seed, check_t
 from symviz.diffusion import add_noise
-from symviz.explore._common import DTYPE, _schedule, _short_repr, check_k, check_seed, check_t, make_group, make_x0
+from symviz.explore._common import _schedule, _short_repr, make_group, make_x0
 from symviz.explore.posterior import element_angles, exact_orbit_target, group_posterior, haar_quadrature
 from symviz.orbit import orbit_target
 

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import torch
 
-from symviz._checks import check_point_cloud
-from symviz.explore._common import DTYPE
+from symviz._checks import DTYPE, check_point_cloud
 from symviz.groups import O2, SO2, Dihedral, MatrixGroup
 from symviz.orbit import closed_form_target, orbit_logits, orbit_target, orbit_weights
 

@@ -17,6 +17,10 @@ Element layouts (``k`` is the element axis, ``B`` an optional per-cloud batch):
   x[..., p[i], :]``. Rows equal to -1 mark padding (invalid elements, see :meth:`Group.element_mask`).
 - :class:`Product`: tuples ``(g1, g2)``; the two factors must commute (rotations act on coordinates,
   permutations on the point index), e.g. ``Product(SO3(), Permutations(automorphisms))``.
+
+Names: ``get("SO3")``, ``get("C6")``, ``get("Z2", dim=2)``; every function that takes a group accepts a name too.
+The scheme (``"C<n>"``, ``"D<n>"``, ``"SO2"``, ``"O2"``, ``"Z2"``, ``"SO3"``, ``"O3"``) is in
+:mod:`symviz.groups.registry`; :func:`names` lists it, :func:`examples` gives concrete names for menus.
 """
 
 from symviz.groups.automorphisms import AutomorphismGroup
@@ -24,6 +28,7 @@ from symviz.groups.base import Group
 from symviz.groups.matrix import O2, O3, SO2, SO3, Cyclic, Dihedral, MatrixGroup, Reflection, rotation_2d
 from symviz.groups.permutations import Permutations
 from symviz.groups.product import Product, _k_len, _take  # noqa: F401  (element-axis helpers)
+from symviz.groups.registry import examples, get, name_of, names
 
 __all__ = [
     "Group",
@@ -39,4 +44,8 @@ __all__ = [
     "AutomorphismGroup",
     "Product",
     "rotation_2d",
+    "get",
+    "names",
+    "examples",
+    "name_of",
 ]

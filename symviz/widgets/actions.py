@@ -7,30 +7,31 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
+from symviz.groups import O2
 from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, slider_opts
 
 __all__ = ["GroupActionExplorer"]
-
-GROUPS = ("C6", "D4", "SO2", "O2", "Z2")
 
 
 class GroupActionExplorer(View):
     """Pick a group and one of its elements; see ``g.x0`` next to x0 and the whole orbit.
 
-    Finite groups (C6, D4, Z2) use the element slider ``g`` (index into ``G.elements()``, 0 = identity);
-    SO2 and O2 use the ``angle`` slider (degrees), and O2 also the ``reflect`` box. Points are numbered so
-    that a reflection (orientation reversed) is visible.
+    ``group``: a 2D group by name (the menu is :data:`symviz.explore.GROUP_CHOICES`; any registry name such as
+    ``"C5"`` joins it) or as an object. Finite groups (C6, D4, Z2) use the element slider ``g`` (index into
+    ``G.elements()``, 0 = identity); SO2 and O2 use the ``angle`` slider (degrees), and O2 also the ``reflect``
+    box. Points are numbered so that a reflection (orientation reversed) is visible.
 
         ga = GroupActionExplorer("D4"); ga.update(element=5); ga.update(group="O2", angle=30, reflect=True)
     """
 
     def __init__(self, group="C6", element: int = 1, angle: float = 30.0, reflect: bool = False, data="cloud"):
         super().__init__()
+        options, group = explore.group_menu(group)
         self.params = dict(group=group, element=element, angle=angle, reflect=reflect, data=data)
         opts = dict(width="320px", label_width="45px")
         self.controls = {
             "group": W.Dropdown(
-                options=list(GROUPS),
+                options=options,
                 value=group,
                 description="group",
                 layout=W.Layout(width="160px"),
@@ -88,22 +89,22 @@ class GroupActionExplorer(View):
                 el.max = g.order - 1
             el.layout.display = None if g.is_finite else "none"
             self.controls["angle"].layout.display = "none" if g.is_finite else None
-            self.controls["reflect"].disabled = g.is_finite or self.params["group"] != "O2"
+            self.controls["reflect"].disabled = not isinstance(g, O2)
         finally:
             self._syncing = False
         super()._sync_controls()
 
     def update(self, **params):
-        # a new finite group starts at an element that exists
-        if "group" in params and "element" not in params:
+        # a new finite group starts at an element that exists; only O2 keeps the reflect box
+        if "group" in params:
             try:
                 g = explore.make_group(params["group"])
-                if g.is_finite and self.params["element"] >= g.order:
-                    params["element"] = g.order - 1
             except (ValueError, TypeError):
-                pass  # reported by View.update
-        if "group" in params and params["group"] not in ("O2",) and "reflect" not in params:
-            params["reflect"] = False
+                g = None  # reported by View.update
+            if g is not None and g.is_finite and "element" not in params and self.params["element"] >= g.order:
+                params["element"] = g.order - 1
+            if g is not None and not isinstance(g, O2) and "reflect" not in params:
+                params["reflect"] = False
         return super().update(**params)
 
     def draw(self, fr) -> None:

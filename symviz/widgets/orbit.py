@@ -22,7 +22,7 @@ def _orbit_xy(orbit: np.ndarray, finite: bool):
 
 
 class OrbitExplorer(View):
-    """Sliders for t and K, a group dropdown (C6, D4, SO2, O2), a data choice and a seed.
+    """Sliders for t and K, a group dropdown (:data:`symviz.explore.GROUP_CHOICES`), a data choice and a seed.
 
     Left: the orbit of x0 (grey), the K candidates coloured by their weight, x0 (black), x_t (red), the Monte
     Carlo target (blue) and the exact target (green). Right: the exact posterior over the group as a density
@@ -44,10 +44,11 @@ class OrbitExplorer(View):
         max_k: int = 512,
     ):
         super().__init__()
+        options, group = explore.group_menu(group)
         self.params = dict(group=group, t=t, K=K, seed=seed, data=data, include_identity=include_identity)
         self.controls = {
             "group": W.Dropdown(
-                options=list(explore.GROUP_CHOICES),
+                options=options,
                 value=group,
                 description="group",
                 layout=W.Layout(width="160px"),
@@ -239,11 +240,12 @@ class TargetField(View):
 
     def __init__(self, group="C6", t: float = 0.5, grid: int = 15, extent: float = 2.0):
         super().__init__()
+        options, group = explore.group_menu(group)
         self.params = dict(group=group, t=t)
         self.grid, self.extent, self._cache = grid, extent, {}
         self.controls = {
             "group": W.Dropdown(
-                options=list(explore.GROUP_CHOICES),
+                options=options,
                 value=group,
                 description="group",
                 layout=W.Layout(width="160px"),
