@@ -519,9 +519,10 @@ def main(argv=None) -> int:
                 + ", ".join(f"--{a.replace('_', '-')} {saved[a]} there, {getattr(args, a)} now" for a in changed)
                 + "); use the same settings or another --out"
             )
-    configure_threads()  # the command's thread count (fit leaves threads as it finds them)
+    threads_before = torch.get_num_threads()  # main() is also called in-process (tests): give them back
     ctx = distributed.setup(args.device)  # joins the process group under torchrun; a no-op otherwise
     try:
+        configure_threads()  # the command's thread count, OMP_NUM_THREADS wins (fit leaves threads as it finds them)
         torch.manual_seed(args.seed)  # the net's initial weights, set by the command: one --seed means one run
         net, loss_fn, data = _build(args)
         meta = {k: str(v) for k, v in vars(args).items() if k != "resume"} | {"world_size": ctx.world_size}
@@ -547,6 +548,7 @@ def main(argv=None) -> int:
             )
     finally:
         distributed.teardown()
+        torch.set_num_threads(threads_before)
     return 0
 
 

@@ -169,6 +169,8 @@ def test_field_is_equivariant(group, t):
     base = ex.target_field(group, t=t, grid=pts)
     if group in ("C6", "D4"):
         mats = finite_mats(group)
+    elif group == "Z2":
+        mats = [np.eye(2), -np.eye(2)]
     else:
         rng = np.random.default_rng(0)
         mats = [rot(a, group == "O2" and i % 2 == 1) for i, a in enumerate(rng.uniform(0, 2 * np.pi, 5))]
@@ -274,13 +276,12 @@ def test_loss_curve():
     [
         (dict(K=0), "K must be"),
         (dict(K=-3), "K must be"),
-        (dict(K=2.5), "K must be"),
         (dict(K=10**6), "K must be"),
         (dict(t=-0.01), "t must lie"),
         (dict(t=1.5), "t must lie"),
         (dict(t="x"), "t must be"),
         (dict(t=float("nan")), "t must lie"),
-        (dict(group="SO3"), "unknown group"),
+        (dict(group="SO3"), "acts on R\\^3"),
         (dict(group="C0"), "unknown group"),
         (dict(seed=-1), "seed"),
         (dict(data="ring"), "unknown data"),
@@ -289,6 +290,11 @@ def test_loss_curve():
 def test_frame_rejects_bad_values(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ex.orbit_explorer_frame(**kwargs)
+
+
+def test_frame_rejects_a_fractional_k():
+    with pytest.raises(TypeError, match="K must be"):
+        ex.orbit_explorer_frame(K=2.5)
 
 
 def test_other_validation():

@@ -154,6 +154,48 @@ def test_grad_clip_clips_the_step_downhill():
     assert math.isclose(float(step.norm()), 1e-3, rel_tol=1e-4)  # SGD with lr 1: the step is the clipped gradient
 
 
+def test_fit_leaves_the_callers_threads_and_global_rng_alone():
+    """fit draws from its own generator and forks the global RNG (dropout): the caller's torch state is the
+    same after the call, threads included, whether or not fit was asked for a thread count."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    net = _DropoutMLP()
+    loss = DenoisingLoss(VPSchedule(), "orbit", SO2(), num_samples=4)
+    data = blob_2d(64, generator=torch.Generator().manual_seed(0))
+    for num_threads, inside in ((None, 1), (2, 2)):
+        torch.manual_seed(11)
+        rng = torch.get_rng_state()
+        seen = []
+        watch = lambda step, value, seen=seen: seen.append(torch.get_num_threads())  # noqa: E731
+        train.fit(net, loss, data, steps=6, batch_size=8, seed=3, progress=False, log_every=3,
+                  num_threads=num_threads, callback=watch)  # fmt: skip
+        assert seen == [inside, inside]  # the count asked for, while fit runs
+        assert torch.get_num_threads() == 1  # and the caller's afterwards
+        assert torch.equal(torch.get_rng_state(), rng)
+
+
+def test_fit_with_dropout_does_not_depend_on_the_callers_global_rng():
+    """The seed argument alone fixes a run (its dropout masks too), whatever the global RNG held before."""
+    runs = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(0)
+        net = _DropoutMLP()
+        torch.manual_seed(caller_seed)
+        loss = DenoisingLoss(VPSchedule(), "orbit", SO2(), num_samples=4)
+        data = blob_2d(64, generator=torch.Generator().manual_seed(0))
+        runs.append(train.fit(net, loss, data, steps=8, batch_size=8, seed=3, progress=False, log_every=2).loss)
+        with torch.no_grad():  # the masks differ from call to call: the net really uses dropout
+            x, t = torch.ones(256, 1, 2), torch.full((256,), 0.5)
+            assert not torch.equal(net(x, t), net(x, t))
+    assert runs[0] == runs[1]
+
+
+def test_fit_rejects_a_bad_thread_count():
+    with pytest.raises(TypeError, match="num_threads"):
+        train.fit(TimeMLP(1, 2, hidden=8, depth=1), DenoisingLoss(VPSchedule()), blob_2d(8), steps=1,
+                  num_threads=1.5, progress=False)  # fmt: skip
+
+
 # ----------------------------------------------------------------------------------------------
 # Resumable training
 # ----------------------------------------------------------------------------------------------

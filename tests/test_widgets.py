@@ -130,7 +130,7 @@ def test_orbit_explorer_programmatic_update_moves_the_controls(explorer):
         (dict(K=-5), "K must be"),
         (dict(t=1.5), "t must lie"),
         (dict(t=-0.1), "t must lie"),
-        (dict(group="SO3"), "unknown group"),
+        (dict(group="SO3"), "acts on R^3"),
         (dict(seed=-1), "seed"),
         (dict(K=10**7), "K must be"),
     ],

@@ -15,17 +15,8 @@ registry's names, :func:`symviz.groups.get`) or as objects. Inputs are checked b
 (``check_t``, ``check_k``, ``check_seed`` are re-exported here).
 """
 
-from symviz.explore._common import (
-    DATA_CHOICES,
-    GROUP_CHOICES,
-    MAX_K,
-    check_k,
-    check_seed,
-    check_t,
-    group_menu,
-    make_group,
-    make_x0,
-)
+from symviz._checks import MAX_K, check_k, check_seed, check_t
+from symviz.explore._common import DATA_CHOICES, GROUP_CHOICES, group_menu, make_group, make_x0
 from symviz.explore.actions import ActionFrame, group_action_frame
 from symviz.explore.diffusion import DiffusionFrames, blobs_2d, forward_diffusion_frames
 from symviz.explore.orbit import FieldFrame, OrbitFrame, field_grid, noisy_sample, orbit_explorer_frame, target_field

@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from symviz._checks import DTYPE, MAX_K, check_k, check_seed, check_t
 from symviz.diffusion import VPSchedule, add_noise, center
-from symviz.explore import check_k, check_seed, check_t
 from symviz.groups import SO3, AutomorphismGroup, Product
 from symviz.orbit import orbit_target
 
@@ -42,9 +42,6 @@ __all__ = [
     "MoleculeBatch",
     "molecule_batch",
 ]
-
-MAX_K = 4096  # largest Monte Carlo candidate count accepted by conformer_frame
-DTYPE = torch.float64
 
 
 def molecule_group(mol) -> Product:
@@ -131,7 +128,7 @@ def prepare_molecule(ensemble) -> PreparedMolecule:
     """
     from rdkit import Chem
 
-    from symviz.viz.molview import aligned_coordinates, as_mol
+    from symviz.molecules.rdmol import aligned_coordinates, as_mol
 
     mol = as_mol(ensemble)
     group = molecule_group(mol)
@@ -265,7 +262,7 @@ def molecule_batch(items: Sequence, conf: int = 0) -> MoleculeBatch:
     Uses :func:`symviz.data.molgraph.collate_molecules` and :func:`~symviz.data.molgraph.pad_automorphism_tables`.
     """
     from symviz.data.molgraph import automorphism_tables, collate_molecules, mol_to_graph, pad_automorphism_tables
-    from symviz.viz.molview import as_mol
+    from symviz.molecules.rdmol import as_mol
 
     if not items:
         raise ValueError("items: need at least one molecule")
