@@ -28,6 +28,11 @@ CASES = {
         r"\(\.\.\., n, d\)",
     ),
     "group dim != data dim": (lambda: orbit_target(X3, X3, 0.5, 0.5, SO2()), ValueError, "acts on R\\^2"),
+    "group name dim != data dim": (lambda: orbit_target(X3, X3, 0.5, 0.5, "SO2"), ValueError, "acts on R\\^2"),
+    "unknown group name": (lambda: orbit_target(X3, X3, 0.5, 0.5, "SO(4)"), ValueError, "valid names: 'C<n>'"),
+    "group not a group": (lambda: orbit_target(X3, X3, 0.5, 0.5, 3), TypeError, "Group or a name"),
+    "loss unknown group name": (lambda: DenoisingLoss(VPSchedule(), "orbit", "S3"), ValueError, "unknown group"),
+    "checker unknown group name": (lambda: equivariance_error(lambda x: x, X3, "SO"), ValueError, "unknown group"),
     "xt shape mismatch": (
         lambda: orbit_target(X3, X3[:, :4], 0.5, 0.5, SO3()),
         ValueError,

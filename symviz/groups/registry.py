@@ -5,8 +5,8 @@ Every function that takes a group (:func:`symviz.orbit.orbit_target`, :class:`sy
 object or one of these names, through one validator (:func:`symviz._checks.check_group`, which calls
 :func:`get`).
 
-Naming scheme (case-insensitive; spaces, ``_``, ``-`` and parentheses are ignored, so ``"SO(3)"``, ``"so3"``
-and ``"C_6"`` all work):
+Naming scheme (case-insensitive; spaces, ``_`` and parentheses are ignored, so ``"SO(3)"``, ``"so3"`` and
+``"C_6"`` all work):
 
 ==================  ==========================  ================================================
 name                group                       acts on
@@ -67,7 +67,7 @@ _DEFAULT_DIM = 1  # Reflection's own default: the 1D toy of the paper
 
 
 def _key(s: str) -> str:
-    return re.sub(r"[\s_()\-]", "", s).upper()
+    return re.sub(r"[\s_()]", "", s).upper()
 
 
 def names() -> tuple[str, ...]:
