@@ -21,7 +21,6 @@ import numpy as np
 __all__ = ["as_mol", "conformers_to_mol", "aligned_coordinates"]
 
 
-
 def _check_coords(coords, n_atoms: int) -> np.ndarray:
     c = coords.detach().cpu().numpy() if hasattr(coords, "detach") else np.asarray(coords)
     c = np.asarray(c, dtype=np.float64)
