@@ -279,7 +279,8 @@ def _seed_global(seed: int, device: torch.device) -> None:
     """Seed the global CPU RNG and, on a GPU, that device's RNG (inside fit's ``fork_rng``, never outside)."""
     torch.default_generator.manual_seed(seed)
     if device.type == "cuda":
-        torch.cuda.default_generators[_cuda_index(device)].manual_seed(seed)
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)  # this device only (torch.manual_seed would seed every GPU)
 
 
 def _rank_state(gen: torch.Generator, device: torch.device, acc: float, cnt: int) -> dict:
