@@ -217,6 +217,7 @@ def test_git_filter_keeps_outputs_out_of_diffs_and_commits(tmp_path):
     """In a throwaway repository set up as `make lab` does: a run notebook diffs empty and commits clean."""
     import shutil
     import subprocess
+    import sys
 
     if shutil.which("git") is None:
         pytest.skip("git is not installed")
@@ -240,7 +241,7 @@ def test_git_filter_keeps_outputs_out_of_diffs_and_commits(tmp_path):
                               capture_output=True, text=True, check=True).stdout  # fmt: skip
 
     git("init", "-q")
-    git("config", "filter.symviz-notebook.clean", f'"{__import__("sys").executable}" lab/clean_notebook.py')
+    git("config", "filter.symviz-notebook.clean", f'"{sys.executable}" lab/clean_notebook.py')
     git("add", "-A")
     git("commit", "-qm", "clean")
     nb_path.write_text(_as_if_run(committed), encoding="utf-8")  # "run" it
