@@ -56,8 +56,19 @@ $(STAMP): pyproject.toml $(TORCH_STAMP) | $(VENV)/bin/python
 venv: $(STAMP)
 
 # --allow-root only when run as root (containers); Jupyter refuses to start as root otherwise.
+# JupyterLab takes the project's setting defaults from lab/settings/overrides.json (no news pop-up); the user's
+# own JupyterLab settings still win and are not touched. In a git checkout of symviz, the local git filter
+# symviz-notebook (lab/clean_notebook.py, named in .gitattributes) lets git read tutorials/*.ipynb without their
+# outputs: `git diff` shows only the learner's edits and commits stay clean (README.md, section Tutorials).
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) tutorials/
+	@if [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$$(pwd -P)" ] && \
+	  [ "$$(git config --get filter.symviz-notebook.clean)" != "$(PYTHON) lab/clean_notebook.py" ]; then \
+	  git config filter.symviz-notebook.clean "$(PYTHON) lab/clean_notebook.py" && \
+	  echo "git: tutorials/*.ipynb are now read without outputs (filter symviz-notebook in .git/config;" \
+	    "undo: git config --unset filter.symviz-notebook.clean)"; \
+	fi
+	$(VENV)/bin/jupyter lab --LabApp.app_settings_dir="$(CURDIR)/lab/settings" \
+	  $$( [ "$$(id -u)" = 0 ] && echo --allow-root ) tutorials/
 
 test: $(STAMP)
 	VENV=$(VENV) TORCH_SPEC="$(TORCH_SPEC)" TORCH_INDEX_URL="$(TORCH_INDEX_URL)" bash scripts/test.sh

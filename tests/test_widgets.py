@@ -47,6 +47,8 @@ def same(a, b) -> bool:
 
 
 def slider_values(ctl, n: int = 5) -> list:
+    if hasattr(ctl, "options"):  # a SelectionSlider (OrbitExplorer's K, on a log scale): every stop
+        return list(ctl.options)
     vals = np.linspace(ctl.min, ctl.max, n)
     return [type(ctl.value)(v) if not isinstance(ctl.value, int) else int(round(v)) for v in vals]
 
@@ -139,8 +141,35 @@ def test_orbit_explorer_bad_values_show_a_message(explorer, bad, match):
     explorer.update(group="SO2", t=0.4, K=16, seed=0)
     assert_error_then_recovers(explorer, bad, dict(t=0.45), match)
     # the controls were not moved to the bad value and still drive the widget
-    explorer.controls["K"].value = 20
-    assert_ok(explorer) and explorer.params["K"] == 20
+    explorer.controls["K"].value = 32
+    assert_ok(explorer) and explorer.params["K"] == 32
+
+
+def test_orbit_explorer_k_slider_is_a_log_scale():
+    """K steps through the powers of two (the MC error falls like 1/sqrt(K): each stop doubles K), not 1..512."""
+    w = sw.OrbitExplorer(t=0.3, K=16)  # default max_k = 512
+    k = w.controls["K"]
+    assert list(k.options) == [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] and k.value == 16
+    assert sw.orbit.k_slider_options(300) == (1, 2, 4, 8, 16, 32, 64, 128, 256, 300)  # max_k is always a stop
+    assert sw.orbit.k_slider_options(64, current=20) == (1, 2, 4, 8, 16, 20, 32, 64)
+    assert sw.orbit.k_slider_options(64, current=100) == (1, 2, 4, 8, 16, 32, 64)  # outside the range: no stop
+    assert sw.orbit.k_slider_options(1) == (1,)
+    for bad in (0, -4, 2.5, True, "64"):
+        with pytest.raises(ValueError, match="max_k must be"):
+            sw.orbit.k_slider_options(bad)
+    # one step right doubles K, and the widget computes with that K
+    k.index += 1
+    assert_ok(w)
+    assert w.params["K"] == 32 and w.frame.K == 32 and "K = 32" in w.readout.value
+    # a K set from code that is not a stop gets its own stop, so the slider shows the K in use ...
+    w.update(K=100)
+    assert k.value == 100 and list(k.options) == [1, 2, 4, 8, 16, 32, 64, 100, 128, 256, 512] and w.frame.K == 100
+    # ... and the slider still drives the widget from there
+    k.index += 1
+    assert_ok(w)
+    assert w.params["K"] == 128 and w.frame.K == 128
+    # a widget built with such a K starts on it
+    assert sw.OrbitExplorer(K=20, max_k=64).controls["K"].value == 20
 
 
 def test_orbit_explorer_seed_box_typed_negative():

@@ -10,7 +10,23 @@ import plotly.graph_objects as go
 from symviz import explore
 from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, segments, slider_opts
 
-__all__ = ["OrbitExplorer", "TargetField"]
+__all__ = ["OrbitExplorer", "TargetField", "k_slider_options"]
+
+
+def k_slider_options(max_k: int = 512, current: int | None = None) -> tuple[int, ...]:
+    """The stops of the K slider: the powers of two 1, 2, 4, ... up to ``max_k`` (and ``max_k`` itself), plus
+    ``current`` when it lies in ``[1, max_k]`` and is not one of them, in increasing order.
+
+    A log scale: the Monte Carlo error falls like 1/sqrt(K) (tutorial 03), so each stop doubles K. A K set
+    from code (``OrbitExplorer.update(K=100)``) gets its own stop, so the slider always shows the K in use.
+    Raises ValueError when ``max_k`` is not a whole number >= 1.
+    """
+    if isinstance(max_k, bool) or not isinstance(max_k, (int, np.integer)) or max_k < 1:
+        raise ValueError(f"max_k must be a whole number >= 1 (the largest K on the slider); got {max_k!r}")
+    stops = {2**i for i in range(int(max_k).bit_length()) if 2**i <= max_k} | {int(max_k)}
+    if isinstance(current, (int, np.integer)) and not isinstance(current, bool) and 1 <= current <= max_k:
+        stops.add(int(current))
+    return tuple(sorted(stops))
 
 
 def _orbit_xy(orbit: np.ndarray, finite: bool):
@@ -22,7 +38,8 @@ def _orbit_xy(orbit: np.ndarray, finite: bool):
 
 
 class OrbitExplorer(View):
-    """Sliders for t and K, a group dropdown (:data:`symviz.explore.GROUP_CHOICES`), a data choice and a seed.
+    """Sliders for t and K (K on a log scale: the powers of two up to ``max_k``), a group dropdown
+    (:data:`symviz.explore.GROUP_CHOICES`), a data choice and a seed.
 
     Left: the orbit of x0 (grey), the K candidates coloured by their weight, x0 (black), x_t (red), the Monte
     Carlo target (blue) and the exact target (green). Right: the exact posterior over the group as a density
@@ -45,6 +62,8 @@ class OrbitExplorer(View):
     ):
         super().__init__()
         options, group = explore.group_menu(group)
+        self.max_k = max_k
+        k_opts = k_slider_options(max_k, K)
         self.params = dict(group=group, t=t, K=K, seed=seed, data=data, include_identity=include_identity)
         self.controls = {
             "group": W.Dropdown(
@@ -64,7 +83,9 @@ class OrbitExplorer(View):
             "t": W.FloatSlider(
                 value=t, min=0.0, max=1.0, step=0.01, description="t", readout_format=".2f", **slider_opts()
             ),
-            "K": W.IntSlider(value=K, min=1, max=max_k, step=1, description="K", **slider_opts()),
+            "K": W.SelectionSlider(  # a log scale: 1, 2, 4, ..., max_k (see k_slider_options)
+                options=k_opts, value=K if K in k_opts else k_opts[0], description="K", **slider_opts()
+            ),
             "seed": W.IntText(
                 value=seed,
                 description="seed",
@@ -182,6 +203,18 @@ class OrbitExplorer(View):
                 self.fig,
             ]
         )
+
+    def _sync_controls(self) -> None:
+        """As :meth:`View._sync_controls`; a K that is not a stop of the slider (set from code) gets one first."""
+        slider, k = self.controls["K"], self.params["K"]
+        options = k_slider_options(self.max_k, k)
+        if k not in slider.options and k in options:  # (a K above max_k leaves the slider where it is)
+            self._syncing = True
+            try:
+                slider.options = options  # this moves the slider to its first stop, unobserved
+            finally:
+                self._syncing = False
+        super()._sync_controls()
 
     def compute(self, **p):
         return explore.orbit_explorer_frame(
