@@ -209,39 +209,59 @@ class AlignedProposal:
         kappa = self._capped(kappa, s[..., 0])
         return torch.log_softmax(score, -1), u @ v.transpose(-1, -2), ys, kappa
 
-    def _aut_tau(self, classes, xt, rot, ys, kappa, mask, tau=None, generator=None):
+    def _aut_tau(self, classes, xt, alpha, rot, ys, kappa, mask, tau=None, generator=None):
         """Stage 2: ``(tau, log rho2(tau | sigma))`` per candidate, ``tau (..., K, n)``, log prob ``(..., K)``.
 
         ``rot (..., K, 3, 3)``, ``ys (..., K, n, 3)``, ``kappa (..., K)`` for each candidate's ``sigma``. Draws
         ``tau`` when it is None (Gumbel-max per position), else scores the given one. Position ``i`` (in index
         order inside its class) picks ``tau[i]`` among the class members not yet picked, with probability
-        ``softmax_j(kappa x_t,i . R y_j)``."""
+        ``softmax_j(-|x_t,i - alpha R y_j|^2 / (2 sigma^2))`` (``alpha (...)``, sigma through ``kappa``)."""
         xt = xt.to(torch.float64)
         if mask is not None:
             xt = xt * mask.unsqueeze(-1).to(xt.dtype)
-        logits = kappa[..., None, None] * torch.einsum("...ic,...kjc->...kij", xt, ys @ rot.transpose(-1, -2))
-        same = (classes.unsqueeze(-1) == classes.unsqueeze(-2)).unsqueeze(-3)  # (.., 1, n, n)
-        rank = torch.tril(same.squeeze(-3), diagonal=-1).sum(-1).unsqueeze(-2)  # (.., 1, n): earlier class members
-        n = classes.shape[-1]
-        lead = logits.shape[:-2]
-        used = torch.zeros(*lead, n, dtype=torch.bool, device=logits.device)
-        out = torch.arange(n, device=logits.device).expand(*lead, n).clone() if tau is None else tau
-        logp = torch.zeros(lead, dtype=torch.float64, device=logits.device)
+        # Candidates of position i: the members of its class, in index order, (.., n, M) with M the largest class.
+        same = classes.unsqueeze(-1) == classes.unsqueeze(-2)  # (.., n, n)
+        width = int(same.sum(-1).max())
+        members = torch.sort(torch.where(same, torch.arange(same.shape[-1], device=same.device), same.shape[-1]), -1)
+        members = members.values[..., :width]  # (.., n, M); n marks "no member"
+        is_member = members < same.shape[-1]
+        members = torch.where(is_member, members, 0)
+        rank = torch.tril(same, diagonal=-1).sum(-1)  # (.., n): earlier members of the own class
+        # logits -|x_t,i - alpha R y_j|^2 / (2 sigma^2) up to a constant in j: kappa (x_t,i . R y_j - alpha |y_j|^2 / 2)
+        ry = ys @ rot.transpose(-1, -2)  # (..., K, n, 3): R y_j
+        lead = ry.shape[:-2]
+        n = ry.shape[-2]
+        flat = members.reshape(*members.shape[:-2], 1, -1).expand(*lead, n * width)  # (..., K, n M)
+        ry_m = torch.gather(ry, -2, flat.unsqueeze(-1).expand(*flat.shape, 3)).reshape(*lead, n, width, 3)
+        y2_m = torch.gather((ys * ys).sum(-1), -1, flat).reshape(*lead, n, width)
+        alpha = alpha.to(torch.float64)[..., None, None, None]
+        logits = kappa[..., None, None] * ((xt.unsqueeze(-2).unsqueeze(-4) * ry_m).sum(-1) - alpha / 2 * y2_m)
+        members = members.unsqueeze(-3).expand(*lead, n, width)  # a K axis for the candidates
+        is_member = is_member.unsqueeze(-3).expand(*lead, n, width)
+        rank = rank.unsqueeze(-2)
+        used = torch.zeros(*lead, n, dtype=torch.bool, device=ry.device)
+        if tau is None:
+            slot = torch.zeros(*lead, n, dtype=torch.long, device=ry.device)
+        else:  # the slot of tau[i] among position i's members (a non-member scores -inf below)
+            slot = (members == tau.unsqueeze(-1)).to(torch.int8).argmax(-1)
+        logp = torch.zeros(lead, dtype=torch.float64, device=ry.device)
         for r in range(int(rank.max()) + 1):
             pos = (rank == r).expand(*lead, n)  # at most one deciding position per class
-            free = same & ~used.unsqueeze(-2)
-            lg = torch.where(free & pos.unsqueeze(-1), logits, torch.full_like(logits, -math.inf))
-            lg = torch.where(pos.unsqueeze(-1), lg, torch.zeros_like(lg))  # idle rows: harmless finite logits
+            free = is_member & ~torch.gather(used, -1, members.reshape(*lead, -1)).reshape(*lead, n, width)
+            lg = torch.where(free, logits, -math.inf)
+            lg = torch.where(pos.unsqueeze(-1), lg, 0.0)  # idle rows: harmless finite logits
             lsm = torch.log_softmax(lg, -1)
             if tau is None:
                 u = torch.rand(lg.shape, generator=generator, dtype=torch.float64, device=lg.device)
-                pick = (lg - torch.log(-torch.log(u.clamp_min(1e-300)))).argmax(-1)
-                out = torch.where(pos, pick, out)
-            pick = out
-            lp = torch.gather(lsm, -1, pick.unsqueeze(-1)).squeeze(-1)
-            logp = logp + torch.where(pos, lp, torch.zeros_like(lp)).sum(-1)
+                slot = torch.where(pos, (lg - torch.log(-torch.log(u.clamp_min(1e-300)))).argmax(-1), slot)
+            lp = torch.gather(lsm, -1, slot.unsqueeze(-1)).squeeze(-1)
+            logp = logp + torch.where(pos, lp, 0.0).sum(-1)
+            pick = torch.gather(members, -1, slot.unsqueeze(-1)).squeeze(-1)
             hits = torch.zeros(used.shape, dtype=torch.long, device=used.device).scatter_add_(-1, pick, pos.long())
             used = used | (hits > 0)
+        out = torch.gather(members, -1, slot.unsqueeze(-1)).squeeze(-1)
+        if tau is not None:
+            logp = torch.where((out == tau).all(-1), logp, -math.inf)
         return out, logp
 
     def _aut_parts(self, h_group, x0, xt, alpha, sigma, mask):
@@ -250,12 +270,12 @@ class AlignedProposal:
         log_order = torch.log(h_group.orders.to(torch.float64)).expand(log_rho1.shape[:-1]).unsqueeze(-1)
         return log_rho1, rot, ys, kappa, log_order
 
-    def _aut_log_pi(self, h_group, parts, idx, tau, xt, mask):
+    def _aut_log_pi(self, h_group, parts, idx, tau, xt, alpha, mask):
         """``log pi_H = log |H| + log rho1(sigma) + log rho2(tau | sigma)`` ``(..., K)`` for rows ``idx``."""
         log_rho1, rot, ys, kappa, log_order = parts
         rot_k, ys_k = _gather(rot, idx, 2), _gather(ys, idx, 2)
         kappa_k = torch.gather(kappa.expand(*idx.shape[:-1], kappa.shape[-1]), -1, idx)
-        _, lp2 = self._aut_tau(h_group.classes, xt, rot_k, ys_k, kappa_k, mask, tau=tau)
+        _, lp2 = self._aut_tau(h_group.classes, xt, alpha, rot_k, ys_k, kappa_k, mask, tau=tau)
         lp1 = torch.gather(log_rho1.expand(*idx.shape[:-1], log_rho1.shape[-1]), -1, idx)
         return log_order + lp1 + lp2
 
@@ -290,7 +310,7 @@ class AlignedProposal:
             idx = torch.where(haar, unif, scored.reshape(*lead, free))
             rot_k, ys_k = _gather(rot, idx, 2), _gather(ys, idx, 2)
             kappa_k = torch.gather(kappa.expand(*lead, kappa.shape[-1]), -1, idx)
-            tau_s, _ = self._aut_tau(h_group.classes, xt, rot_k, ys_k, kappa_k, mask, generator=generator)
+            tau_s, _ = self._aut_tau(h_group.classes, xt, alpha, rot_k, ys_k, kappa_k, mask, generator=generator)
             cls = h_group.classes.expand(*lead, x0.shape[-2])
             tau_u = within_class_permutations(cls, free, generator=generator, device=dev)
             tau = torch.where(haar.unsqueeze(-1), tau_u, tau_s)
@@ -300,7 +320,7 @@ class AlignedProposal:
             tau = torch.cat([ident, tau], -2)
         base = h_group.perms.expand(*lead, *h_group.perms.shape[-2:])
         h = torch.gather(_gather(base, idx, 1), -1, tau)  # h = base[idx][tau]
-        return h, self._aut_log_pi(h_group, parts, idx, tau, xt, mask)
+        return h, self._aut_log_pi(h_group, parts, idx, tau, xt, alpha, mask)
 
     # -- public ---------------------------------------------------------------------------------
     def log_density(self, group: Group, elements, x0, xt, alpha, sigma, mask=None) -> torch.Tensor:
@@ -317,7 +337,7 @@ class AlignedProposal:
         if isinstance(h_group, AutomorphismGroup) and self.permutations == "scored":
             idx, tau, member = self._aut_decompose(h_group, h)
             parts = self._aut_parts(h_group, x0, xt, alpha, sigma, mask)
-            log_pi = self._aut_log_pi(h_group, parts, idx, tau, xt, mask)
+            log_pi = self._aut_log_pi(h_group, parts, idx, tau, xt, alpha, mask)
             log_pi = torch.where(member, log_pi, torch.full_like(log_pi, -math.inf))
         elif h is not None and self.permutations == "scored":
             table, _, log_pi_t = self._table(h_group, x0, xt, alpha, sigma, mask)

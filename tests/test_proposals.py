@@ -613,7 +613,7 @@ def test_scored_automorphism_draws_match_their_density(gen):
     assert int(counts.sum()) == n  # every draw is a group element
     parts = prop._aut_parts(aut, y, xt, a, s, None)
     idx, tau, member = prop._aut_decompose(aut, els)
-    rho = torch.exp(prop._aut_log_pi(aut, parts, idx, tau, xt, None)) / aut.order
+    rho = torch.exp(prop._aut_log_pi(aut, parts, idx, tau, xt, a, None)) / aut.order
     assert member.all() and abs(float(rho.sum()) - 1) < 1e-9
     expected = n * (0.2 / aut.order + 0.8 * rho)
     assert chisquare(counts.numpy(), expected.numpy()).pvalue > 1e-3

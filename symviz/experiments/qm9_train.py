@@ -34,6 +34,7 @@ from symviz.groups import SO3
 from symviz.losses import DenoisingLoss
 from symviz.molecules import MoleculeLoss, conformer_tensors, validation_loss
 from symviz.molecules.models import build_net, net_spec
+from symviz.threads import configure_threads
 from symviz.train import fit, load_checkpoint, save_checkpoint
 
 __all__ = ["main", "make_loss"]
@@ -81,7 +82,8 @@ def main(argv=None) -> int:
         base = make_loss(args.mode, args.num_samples, args.proposal)
         loss_fn = MoleculeLoss(base, tr)
         spec = net_spec(args.net, hidden=args.hidden, layers=args.layers)
-        torch.manual_seed(args.seed)
+        threads = configure_threads(args.threads)  # fit leaves threads alone: the command chooses
+        torch.manual_seed(args.seed)  # the initial weights: one --seed means one run
         net = build_net(spec)
         opt = torch.optim.Adam(net.parameters(), lr=args.lr)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, _warmup_cosine(args.steps))
@@ -92,7 +94,7 @@ def main(argv=None) -> int:
             "commit": git_commit() or "unknown",
             "versions": versions(),
             "data_sha256": sha256_file(data_path),
-            "hardware": _hardware(ctx, args.threads),
+            "hardware": _hardware(ctx, threads),
             "train_conformers": int(tr["x0"].shape[0]),
             "train_molecules": len(train),
         }
@@ -110,7 +112,6 @@ def main(argv=None) -> int:
             scheduler=sched,
             grad_clip=1.0,
             device=ctx.device,
-            num_threads=args.threads,
             progress=ctx.is_main,
             log_every=max(1, min(50, args.steps)),
             checkpoint_path=args.out,
@@ -136,12 +137,9 @@ def main(argv=None) -> int:
 
 def _hardware(ctx, threads) -> str:
     """Where the run trained, e.g. ``"x86_64 CPU, 1 torch thread(s), world size 1"``."""
-    from symviz.threads import default_num_threads
-
     if ctx.device.type == "cuda":
         return f"{torch.cuda.get_device_name(ctx.device)}, world size {ctx.world_size}"
-    n = threads if threads is not None else default_num_threads()
-    return f"{platform.machine()} CPU, {n} torch thread(s), world size {ctx.world_size}"
+    return f"{platform.machine()} CPU, {threads} torch thread(s), world size {ctx.world_size}"
 
 
 def _warmup_cosine(steps: int, warmup: int = 100):
