@@ -1,6 +1,6 @@
 """Score trained conformer models against the offline QM9 references, next to the ETKDG baselines.
 
-    python -m symviz.experiments.qm9_eval --ckpt symviz/checkpoints/qm9_egnn_orbit.pt --split test
+    python -m symviz.experiments.qm9_eval --ckpt symviz/checkpoints/qm9_transformer_orbit.pt --split test
     python -m symviz.experiments.qm9_eval --ckpt runs/a.pt --ckpt runs/b.pt --name "EGNN orbit" --name ...
 
 For each molecule of the split with K reference conformers, 2K conformers are sampled (DDIM, ``--steps``),
