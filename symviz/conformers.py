@@ -314,6 +314,53 @@ def fix_chirality(mol, coords: np.ndarray) -> tuple[np.ndarray, ChiralityReport,
     return coords, ChiralityReport(k, reflected, int((~ok).sum()), len(centres)), ok
 
 
+@dataclass
+class StereoSampling:
+    """What :func:`sample_with_stereo` did per molecule: the chirality fix's report on the first draw, how many
+    conformers were ``resampled`` (wrong after the fix, drawn again) and ``ok`` ``(k,)`` at the end."""
+
+    report: ChiralityReport
+    resampled: int
+    ok: np.ndarray
+
+
+def sample_with_stereo(
+    net, mols: Sequence, num_confs: Sequence[int], *, retries: int = 3, seed: int = 0, first=None, **kwargs
+):
+    """:func:`sample_conformers`, the chirality fix, then up to ``retries`` redraws of the conformers whose
+    stereocentres are still wrong (a rejection step, like ETKDG's chiral-volume check; ``retries=0``: the fix only).
+
+    Redraws use their own deterministic streams (``seed`` and the round), so the result depends only on the
+    inputs. A conformer still wrong after the last round is kept as drawn. ``kwargs`` go to
+    :func:`sample_conformers` (``steps``, ``batch_size``, ``progress``, ``device``, ``schedule``); ``first``: the
+    first draw if already sampled (``sample_conformers``'s output for the same arguments; not modified).
+    Returns ``(coords, info)``: one ``(k_i, n_i, 3)`` array and one :class:`StereoSampling` per molecule.
+    """
+    if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0; got {retries!r}")
+    coords = list(sample_conformers(net, mols, num_confs, seed=seed, **kwargs) if first is None else first)
+    info = []
+    for i, mol in enumerate(mols):
+        coords[i], rep, ok = fix_chirality(mol, coords[i])
+        info.append(StereoSampling(rep, 0, ok))
+    kwargs.pop("progress", None)
+    for r in range(1, retries + 1):
+        todo = [i for i, s in enumerate(info) if not s.ok.all()]
+        if not todo:
+            break
+        redo = sample_conformers(
+            net, [mols[i] for i in todo], [int((~info[i].ok).sum()) for i in todo], seed=seed + 7919 * r, **kwargs
+        )
+        for i, c in zip(todo, redo):
+            fixed, _, ok_new = fix_chirality(mols[i], c)
+            wrong = np.flatnonzero(~info[i].ok)
+            info[i].resampled += len(wrong)
+            take = wrong[ok_new]
+            coords[i][take] = fixed[ok_new]
+            info[i].ok[take] = True
+    return coords, info
+
+
 def bond_graph_ok(mol, coords: np.ndarray) -> np.ndarray:
     """``(k,)`` bool: the bond graph re-perceived from each conformer (RDKit ``DetermineConnectivity``, all
     atoms) equals the molecule's bond graph."""
@@ -364,15 +411,25 @@ def conformer_mol(mol, coords: np.ndarray):
 _CACHE: dict = {}
 
 
-def generate(mol_or_smiles, num_confs: int, *, seed: int | None = None, steps: int = 50, model: str = "default"):
+def generate(
+    mol_or_smiles,
+    num_confs: int,
+    *,
+    seed: int | None = None,
+    steps: int = 50,
+    model: str = "default",
+    stereo_retries: int = 3,
+):
     """``num_confs`` conformers of a molecule from a shipped model, as an ``rdkit.Chem.Mol``.
 
     Args:
         mol_or_smiles: a SMILES string or an RDKit Mol (with explicit hydrogens; its atom order is kept).
         num_confs: how many conformers (>= 1). seed: fixes the result (None: a fresh random seed).
         steps: DDIM steps (default 50). model: a shipped model name (``"default"``) or a checkpoint path.
+        stereo_retries: redraws of conformers whose stereocentres are wrong after the chirality fix (default 3;
+            0 keeps them as drawn), see :func:`sample_with_stereo`.
     Returns:
-        the molecule with hydrogens and ``num_confs`` conformers (Å), after the chirality fix.
+        the molecule with hydrogens and ``num_confs`` conformers (Å), after the chirality fix and redraws.
     Raises ValueError naming the problem for bad input (see :func:`prepare_mol`) or ``num_confs < 1``.
     """
     if isinstance(num_confs, bool) or not isinstance(num_confs, (int, np.integer)) or num_confs < 1:
@@ -383,6 +440,5 @@ def generate(mol_or_smiles, num_confs: int, *, seed: int | None = None, steps: i
     mol = prepare_mol(mol_or_smiles, max_atoms=int(meta.get("max_atoms", 29)))
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    coords = sample_conformers(net, [mol], [int(num_confs)], steps=steps, seed=int(seed))[0]
-    coords, _, _ = fix_chirality(mol, coords)
-    return conformer_mol(mol, coords)
+    coords, _ = sample_with_stereo(net, [mol], [int(num_confs)], retries=stereo_retries, steps=steps, seed=int(seed))
+    return conformer_mol(mol, coords[0])

@@ -187,3 +187,30 @@ def test_acceptance_table_marks_each_goal():
     rows = qm9_eval.acceptance_table(r, etkdg)[2:]
     status = [row.rsplit("|", 2)[-2].strip() for row in rows]
     assert status == ["MET", "MISSED", "MISSED", "MISSED", "MET", "MET", "MISSED"]
+
+
+def test_stereo_redraws_replace_only_wrong_conformers(monkeypatch):
+    """sample_with_stereo: the fix, then redraws of the still-wrong conformers with a new stream per round."""
+    mol, right = _embedded("C[C@H](O)[C@@H](N)C")
+    _, bad = _embedded("C[C@@H](O)[C@@H](N)C")  # the diastereomer, same atom order: one centre inverted
+    assert C.fix_chirality(mol, bad)[2].tolist() == [False]
+    r, b = right[0], bad[0]
+    draws = [np.stack([r, b, b]), np.stack([b, r]), np.stack([r])]
+    seeds = []
+
+    def fake_sample(net, mols, num_confs, *, seed=0, **kw):
+        seeds.append(seed)
+        out = draws[len(seeds) - 1]
+        assert list(num_confs) == [len(out)]
+        return [out.copy()]
+
+    monkeypatch.setattr(C, "sample_conformers", fake_sample)
+    for retries, wrong, redrawn in ((0, 2, 0), (1, 1, 2), (2, 0, 3)):
+        seeds.clear()
+        coords, info = C.sample_with_stereo(None, [mol], [3], retries=retries, seed=5)
+        assert int((~info[0].ok).sum()) == wrong and info[0].resampled == redrawn
+        assert C.fix_chirality(mol, coords[0])[2].tolist() == info[0].ok.tolist()
+        np.testing.assert_allclose(coords[0][0], r)  # a right first draw is never touched
+        assert len(set(seeds)) == len(seeds)  # every round has its own stream
+    with pytest.raises(ValueError, match="retries"):
+        C.sample_with_stereo(None, [mol], [3], retries=-1)
