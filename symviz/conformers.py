@@ -418,7 +418,7 @@ def generate(
     seed: int | None = None,
     steps: int = 50,
     model: str = "default",
-    stereo_retries: int = 3,
+    stereo_retries: int = 10,
 ):
     """``num_confs`` conformers of a molecule from a shipped model, as an ``rdkit.Chem.Mol``.
 
@@ -426,7 +426,7 @@ def generate(
         mol_or_smiles: a SMILES string or an RDKit Mol (with explicit hydrogens; its atom order is kept).
         num_confs: how many conformers (>= 1). seed: fixes the result (None: a fresh random seed).
         steps: DDIM steps (default 50). model: a shipped model name (``"default"``) or a checkpoint path.
-        stereo_retries: redraws of conformers whose stereocentres are wrong after the chirality fix (default 3;
+        stereo_retries: redraws of conformers whose stereocentres are wrong after the chirality fix (default 10;
             0 keeps them as drawn), see :func:`sample_with_stereo`.
     Returns:
         the molecule with hydrogens and ``num_confs`` conformers (Å), after the chirality fix and redraws.
