@@ -106,6 +106,7 @@ def gradient_variance(
     generator: torch.Generator | None = None,
     mask=None,
     net_kwargs: dict[str, torch.Tensor] | None = None,
+    group_of=None,
 ) -> torch.Tensor:
     """Trace of the covariance of the per-sample parameter gradient, one value per noise level.
 
@@ -120,6 +121,8 @@ def gradient_variance(
         mask: optional ``(N, n)`` padding mask for ``data``; passed to the net as ``mask=``.
         net_kwargs: per-sample tensors ``{name: (N, ...)}`` (e.g. ``node_attr`` atom types) indexed like the
             samples and passed to ``net`` as keyword arguments, as ``fit``'s ``extras`` reach the net.
+        group_of: optional ``idx (m,) -> group`` for data whose group differs per sample (molecules: SO(3) x each
+            molecule's automorphisms); passed to ``loss_fn.sample(..., group=)``. Default: the loss's own group.
     """
     from torch.func import functional_call, grad, vmap
 
@@ -151,7 +154,8 @@ def gradient_variance(
     for t in torch.as_tensor(t_values, dtype=data.dtype).reshape(-1):
         idx = torch.randint(0, data.shape[0], (m,), generator=generator)
         msk = None if mask is None else mask[idx]
-        batch = loss_fn.sample(data[idx], t=t.expand(m), generator=generator, mask=msk)
+        grp = None if group_of is None else group_of(idx)
+        batch = loss_fn.sample(data[idx], t=t.expand(m), generator=generator, mask=msk, group=grp)
         extra = [net_kwargs[name][idx] for name in names]
         dims = (None, 0, 0, 0, 0, None if msk is None else 0, *[0] * len(extra))
         grads = vmap(grad(single), in_dims=dims)(params, batch.xt, batch.t, batch.target, batch.weight, msk, *extra)

@@ -160,3 +160,37 @@ def test_gradient_variance_uses_the_losss_own_form_and_net_kwargs():
     assert torch.allclose(gv[0], ref, rtol=1e-8), (float(gv[0]), float(ref))
     with pytest.raises(ValueError, match="net_kwargs"):
         gradient_variance(loss, net, data, [0.4], num_samples=4, mask=mask, net_kwargs={"node_attr": atoms[:3]})
+
+
+def test_gradient_variance_with_a_group_per_sample():
+    """group_of: each sample's own group (SO(3) x its permutations) reaches loss.sample; brute force agrees, and
+    the per-sample group changes the answer (so it is not ignored)."""
+    from symviz.groups import Permutations, Product
+
+    torch.manual_seed(0)
+    net = TimeMLP(4, 3, hidden=8, depth=1).double()
+    n_data, m = 16, 10
+    gen = torch.Generator().manual_seed(0)
+    data = center(torch.randn(n_data, 4, 3, generator=gen, dtype=torch.float64))
+    swaps = torch.tensor([[0, 1, 2, 3], [1, 0, 3, 2]])
+    perms = torch.stack([swaps if i % 2 else torch.stack([swaps[0], torch.full((4,), -1)]) for i in range(n_data)])
+
+    def group_of(idx):
+        return Product(SO3(), Permutations(perms[idx]))
+
+    loss = DenoisingLoss(VPSchedule(), "orbit", SO3(), num_samples=8)
+    gv = gradient_variance(loss, net, data, [0.3], num_samples=m, generator=torch.Generator().manual_seed(2),
+                           group_of=group_of)  # fmt: skip
+    g2 = torch.Generator().manual_seed(2)
+    idx = torch.randint(0, n_data, (m,), generator=g2)
+    batch = loss.sample(data[idx], t=torch.full((m,), 0.3, dtype=torch.float64), generator=g2, group=group_of(idx))
+    grads = []
+    for i in range(m):
+        net.zero_grad()
+        pred = net(batch.xt[i : i + 1], batch.t[i : i + 1])
+        ((pred - batch.target[i : i + 1]).pow(2).mean() * batch.weight[i]).backward()
+        grads.append(torch.cat([p.grad.reshape(-1) for p in net.parameters()]))
+    g = torch.stack(grads)
+    assert torch.allclose(gv[0], ((g - g.mean(0)) ** 2).sum() / (m - 1), rtol=1e-9)
+    own = gradient_variance(loss, net, data, [0.3], num_samples=m, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(own, gv)
