@@ -1,0 +1,382 @@
+"""All (variant, seed) runs of the 1D toy as one batched model (arXiv 2502.09890 §4.1, Table 1;
+docs/theory.md#toy1d).
+
+R runs of the EquiNet ``D(x, t) = f([x, t]) - f([-x, t])`` (f: 2 -> 10 -> 5 -> 1, tanh) become one module whose
+parameters are stacked along a leading run axis: weights ``(R, out, in)``, biases ``(R, 1, out)``. One step
+draws each run's random numbers from that run's own generator (the order of ``toy1d_protocol.draw_randoms``),
+builds the R batches element-wise, runs one batched forward and backward and one Adam step on the stacked
+parameters (Adam and StepLR are element-wise, so one optimizer over stacked tensors is R optimizers). Nothing
+mixes runs: run r's numbers do not depend on which other runs share the batch.
+
+Exactness. The batched matrix products are chosen to reproduce the per-run ``nn.Linear`` arithmetic of the
+unbatched path (``toy1d_unbatched.train_one``) on this project's CPU build: the forward uses ``baddbmm``
+(``bmm`` in the weight-times-input order for the 1-output layer, which ``nn.Linear`` computes as a
+matrix-vector product), and the weight gradients are per-run ``mm`` calls in ``nn.Linear``'s backward order,
+because batched gemm sums the 200 rows in a different order for some runs. With that, each run's parameters,
+losses, validation errors and samples are bitwise those of the unbatched run (tests/test_toy1d.py checks them
+to a tight tolerance, which also covers builds whose kernels round differently).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from symviz._checks import check_positive_int
+from symviz._io import check_writable
+from symviz.experiments.toy1d_protocol import (
+    BATCH,
+    VAL_STARTS,
+    check_variant,
+    ddim_1d,
+    draw_randoms,
+    evaluation_starts,
+    mad,
+    make_batch,
+    make_net,
+    schedule,
+    validation_error,
+    w2_to_pm1,
+)
+from symviz.experiments.toy1d_unbatched import curve_summary
+
+__all__ = ["BatchedEquiNet", "StackedAdam", "init_runs", "train_batched"]
+
+
+def _linear(x, w, b):
+    """``y[r] = x[r] W[r]^T + b[r]``, x ``(R, M, in)``, W ``(R, out, in)``, b ``(R, 1, out)`` -> ``(R, M, out)``.
+
+    A 1-output layer is computed as ``W x^T``: ``nn.Linear`` does a matrix-vector product there."""
+    if w.shape[1] == 1:
+        return torch.bmm(w, x.transpose(1, 2)).transpose(1, 2) + b
+    return torch.baddbmm(b, x, w.transpose(1, 2))
+
+
+class BatchedEquiNet(nn.Module):
+    """R EquiNets (``toy1d_protocol.make_net``) with their parameters in one ``(R, P)`` tensor ``flat``.
+
+    Args:
+        nets: R ``OddNet`` modules of one architecture (linear layers with tanh between); their weights are copied.
+
+    Row r of ``flat`` holds run r's layers in order, each weight ``(out, in)`` row-major then its bias ``(out,)``
+    (P = 91 for the paper's 2 -> 10 -> 5 -> 1). ``forward(x (R, N, 1, 1), t (R, N)) -> (R, N, 1, 1)`` applies
+    run r's net to ``x[r]`` at times ``t[r]``; :meth:`loss_and_grad` is the training step's loss and gradient,
+    computed by hand in the order of operations that autograd uses for one ``OddNet`` (see the module docstring).
+    """
+
+    def __init__(self, nets):
+        super().__init__()
+        nets = list(nets)
+        if not nets:
+            raise ValueError("BatchedEquiNet needs at least one net")
+        self.names = [name for name, m in nets[0].named_modules() if isinstance(m, nn.Linear)]
+        self.shapes, columns = [], []
+        for name in self.names:
+            out, inp = nets[0].get_submodule(name).weight.shape
+            self.shapes.append((int(out), int(inp)))
+            layers = [n.get_submodule(name) for n in nets]
+            columns += [torch.stack([m.weight.detach().reshape(-1) for m in layers])]
+            columns += [torch.stack([m.bias.detach() for m in layers])]
+        self.flat = nn.Parameter(torch.cat(columns, 1))
+        self.num_runs = len(nets)
+
+    def layers(self, flat: torch.Tensor | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """``[(W (R, out, in), b (R, 1, out))]``, views of ``flat`` (default: the parameters)."""
+        flat = self.flat.detach() if flat is None else flat
+        r, lo, out = flat.shape[0], 0, []
+        for o, i in self.shapes:
+            w = flat[:, lo : lo + o * i].view(r, o, i)
+            b = flat[:, lo + o * i : lo + o * i + o].view(r, 1, o)
+            out.append((w, b))
+            lo += o * i + o
+        return out
+
+    def _f(self, h, layers):
+        """The MLP f on ``h (R, M, in)``; returns its output and each layer's input (for the backward)."""
+        inputs = []
+        for k, (w, b) in enumerate(layers):
+            inputs.append(h)
+            h = _linear(h, w, b)
+            if k < len(layers) - 1:
+                h = torch.tanh(h)
+        return h, inputs
+
+    def _odd(self, x, t):
+        """``f([x, t]) - f([-x, t])`` with both branches in one pass of ``2N`` rows (row-wise: no value changes)."""
+        r, n = x.shape[0], x.shape[1]
+        flat = x.reshape(r, n, 1)
+        tf = t.to(x.dtype).reshape(r, n, 1)
+        both, inputs = self._f(torch.cat([torch.cat([flat, tf], -1), torch.cat([-flat, tf], -1)], 1), self.layers())
+        return both[:, :n] - both[:, n:], inputs
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        return self._odd(x, t)[0].reshape(x.shape)
+
+    @torch.no_grad()
+    def loss_and_grad(self, xt, tn, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-run loss ``mean_i (D(x_t, t)_i - target_i)^2 w_i`` ``(R,)`` and its gradient ``(R, P)``.
+
+        xt, target: ``(R, B, 1, 1)``; tn, weight: ``(R, B)``. The gradient follows autograd's arithmetic for
+        one run (mean, product, square, difference, then per layer: weight gradient ``grad^T x`` by per-run
+        ``mm`` per branch, bias gradient as row sums per branch, input gradient, tanh backward), so each row is
+        the gradient ``loss.backward()`` gives the unbatched ``OddNet``.
+        """
+        r, n = xt.shape[0], xt.shape[1]
+        d, inputs = self._odd(xt, tn)
+        err = d.reshape(r, n) - target.reshape(r, n)
+        losses = (err**2 * weight).mean(1)
+        g = (torch.ones(r, 1, dtype=xt.dtype) / n).expand(r, n) * weight  # mean, then the product
+        g = (g * (2.0 * err)).reshape(r, n, 1)  # the square
+        grad_out = torch.cat([g, -g], 1)  # the odd net's two branches
+        grads = []
+        for k in range(len(self.shapes) - 1, -1, -1):
+            w, _ = self.layers()[k]
+            x = inputs[k]
+            halves = zip(grad_out.reshape(2 * r, n, -1).transpose(1, 2).unbind(0), x.reshape(2 * r, n, -1).unbind(0))
+            gw = torch.stack([a.mm(b) for a, b in halves]).view(r, 2, *w.shape[1:])
+            gb = grad_out[:, :n].sum(1) + grad_out[:, n:].sum(1)
+            grads = [(gw[:, 0] + gw[:, 1]).reshape(r, -1), gb.reshape(r, -1)] + grads
+            if k:
+                grad_out = torch.ops.aten.tanh_backward(torch.bmm(grad_out, w), x)
+        return losses, torch.cat(grads, 1)
+
+    def run_state(self, r: int) -> dict:
+        """Run r's weights as an ``OddNet`` state dict (copies)."""
+        state = {}
+        for name, (w, b) in zip(self.names, self.layers()):
+            state[f"{name}.weight"] = w[r].clone()
+            state[f"{name}.bias"] = b[r, 0].clone()
+        return state
+
+    @torch.no_grad()
+    def load_run(self, r: int, state: dict) -> None:
+        """Put an ``OddNet`` state dict into run r."""
+        for name, (w, b) in zip(self.names, self.layers()):
+            w[r].copy_(state[f"{name}.weight"])
+            b[r, 0].copy_(state[f"{name}.bias"])
+
+
+class StackedAdam:
+    """Adam (lr 1e-3, betas (0.9, 0.999), eps 1e-8) with StepLR(8000, 0.8) on one stacked tensor.
+
+    The same operations, in the same order and with the same scalars, as ``torch.optim.Adam``'s single-tensor
+    update followed by ``StepLR.step()`` (``toy1d_unbatched.optimizer_of``); element-wise, so one instance over
+    ``(R, P)`` is R optimizers, without the per-call overhead of ``torch.optim``.
+    """
+
+    def __init__(
+        self,
+        param: torch.Tensor,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        step_size: int = 8000,
+        gamma: float = 0.8,
+    ):
+        self.param, self.lr, self.betas, self.eps = param, lr, betas, eps
+        self.step_size, self.gamma = step_size, gamma
+        self.exp_avg = torch.zeros_like(param)
+        self.exp_avg_sq = torch.zeros_like(param)
+        self.steps = 0
+
+    @torch.no_grad()
+    def step(self, grad: torch.Tensor) -> None:
+        beta1, beta2 = self.betas
+        self.steps += 1
+        step = float(self.steps)  # torch keeps the count in a float tensor and reads it back with .item()
+        self.exp_avg.lerp_(grad, 1 - beta1)
+        self.exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        step_size = self.lr / (1 - beta1**step)
+        denom = (self.exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
+        self.param.addcdiv_(self.exp_avg, denom, value=-step_size)
+        if self.steps % self.step_size == 0:  # StepLR: multiply, as its chained form does
+            self.lr = self.lr * self.gamma
+
+    def state_dict(self) -> dict:
+        return {
+            "exp_avg": self.exp_avg.clone(),
+            "exp_avg_sq": self.exp_avg_sq.clone(),
+            "steps": self.steps,
+            "lr": self.lr,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.exp_avg.copy_(state["exp_avg"])
+        self.exp_avg_sq.copy_(state["exp_avg_sq"])
+        self.steps, self.lr = int(state["steps"]), float(state["lr"])
+
+
+def init_runs(pairs):
+    """Each run's validation starts, network and generator, from ``torch.manual_seed(seed)`` in the reference
+    order (validation starts, then weights); the generator continues that stream for the training draws.
+
+    Returns ``(model, val_starts (R, 1000, 1, 1), generators)``. Reseeds the global torch stream (as the
+    unbatched path does).
+    """
+    nets, starts, gens = [], [], []
+    for _, seed in pairs:
+        torch.manual_seed(seed)
+        starts.append(torch.randn(VAL_STARTS, 1, 1).abs())
+        nets.append(make_net())
+        gen = torch.Generator()
+        gen.set_state(torch.get_rng_state())
+        gens.append(gen)
+    return BatchedEquiNet(nets), torch.stack(starts), gens
+
+
+def _training_batch(pairs, gens, alpha, sigma):
+    """One step's batches of all runs: x_t and target ``(R, 200, 1, 1)``, time and weight ``(R, 200)``.
+
+    Each run's numbers are drawn from its own generator in ``draw_randoms``' order; ``make_batch`` then runs
+    once per variant on the stacked draws (it is element-wise, so this changes no value).
+    """
+    draws = [draw_randoms(v, g) for (v, _), g in zip(pairs, gens)]
+    groups = {}
+    for i, (v, _) in enumerate(pairs):
+        groups.setdefault(v, []).append(i)
+    parts, order = [], []
+    for variant, rows in groups.items():
+        t = torch.cat([draws[i][0] for i in rows])
+        flips = torch.cat([draws[i][1] for i in rows]) if variant == "aug" else None
+        noise = torch.cat([draws[i][2] for i in rows])
+        parts.append(make_batch(variant, t, flips, noise, alpha, sigma))
+        order += rows
+    r = len(pairs)
+    out = [
+        torch.cat([p[j] for p in parts]).reshape(r, BATCH, *shape) for j, shape in enumerate(((1, 1), (), (1, 1), ()))
+    ]
+    if order != sorted(order):  # runs of one variant not adjacent: put the rows back in the pairs' order
+        inverse = torch.empty(r, dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(r)
+        out = [o[inverse] for o in out]
+    return tuple(out)
+
+
+def train_batched(
+    pairs,
+    steps: int = 100_000,
+    val_every: int = 500,
+    log_every: int = 250,
+    progress: bool = False,
+    eval_samples: int = 100_000,
+    checkpoint_path=None,
+    checkpoint_every: int | None = None,
+    resume: bool = False,
+) -> list[dict]:
+    """Train the (variant, seed) ``pairs`` as one batched model and evaluate each run's best checkpoint.
+
+    Returns one dict per pair, in order, with the keys of ``toy1d_unbatched.train_one`` (``seconds`` is the
+    batch's wall time divided by the number of runs; ``batch_seconds`` and ``batch_size`` say so). The other
+    arguments are those of ``train_one``; the checkpoint holds the whole batch (stacked weights, optimizer,
+    every run's generator, curves and best weights) and resumes only with the same pairs and settings.
+    """
+    from symviz.train import CheckpointError, load_checkpoint, save_checkpoint
+
+    pairs = [(check_variant(v), int(s)) for v, s in pairs]
+    if not pairs or len(set(pairs)) != len(pairs):
+        raise ValueError(f"pairs must be distinct (variant, seed) pairs, at least one; got {pairs}")
+    steps = check_positive_int(steps, "steps")
+    if checkpoint_every is not None:
+        checkpoint_every = check_positive_int(checkpoint_every, "checkpoint_every")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs checkpoint_path=... (the checkpoint to continue from)")
+    if checkpoint_path is not None:
+        check_writable(checkpoint_path, "checkpoint_path")
+    start = time.perf_counter()
+    model, val_starts, gens = init_runs(pairs)
+    r_all = len(pairs)
+    opt = StackedAdam(model.flat.data)
+    alpha, sigma = schedule()
+    curves = [{"step": [], "loss": [], "val_step": [], "val_error": []} for _ in pairs]
+    best_err, best_step, best_state = [float("inf")] * r_all, [0] * r_all, [None] * r_all
+    acc, cnt, first, seconds_before = [0.0] * r_all, 0, 1, 0.0
+    run_info = {"pairs": [list(p) for p in pairs], "val_every": int(val_every), "log_every": int(log_every)}
+    if resume and Path(checkpoint_path).exists():
+        state = load_checkpoint(checkpoint_path)  # checked first, loaded below
+        tr = state.get("training") or {}
+        if tr.get("run") != run_info:
+            raise CheckpointError(
+                f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
+                f"resume with the same settings"
+            )
+        if int(state["step"]) > steps:
+            raise CheckpointError(
+                f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
+                f"{state['step']}"
+            )
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(tr["adam"])
+        for g, s in zip(gens, tr["rng"]):
+            g.set_state(s)
+        curves = [{k: list(v) for k, v in c.items()} for c in tr["curves"]]
+        best_err, best_step = [float(e) for e in tr["best_error"]], [int(s) for s in tr["best_step"]]
+        best_state, acc = list(tr["best_state"]), [float(a) for a in tr["acc"]]
+        cnt, first, seconds_before = int(tr["cnt"]), int(state["step"]) + 1, float(tr["seconds"])
+
+    def save(step):
+        training = {
+            "run": run_info,
+            "rng": [g.get_state() for g in gens],
+            "adam": opt.state_dict(),
+            "curves": curves,
+            "best_error": best_err,
+            "best_step": best_step,
+            "best_state": best_state,
+            "acc": acc,
+            "cnt": cnt,
+            "seconds": seconds_before + time.perf_counter() - start,
+        }
+        save_checkpoint(checkpoint_path, model, step=step, training=training)
+
+    it = range(first, steps + 1)
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(it, desc=f"{r_all} runs batched", leave=False, total=steps, initial=first - 1)
+    for step in it:
+        xt, tn, target, weight = _training_batch(pairs, gens, alpha, sigma)
+        losses, grad = model.loss_and_grad(xt, tn, target, weight)
+        opt.step(grad)
+        acc, cnt = [a + v for a, v in zip(acc, losses.tolist())], cnt + 1
+        if step % log_every == 0 or step == steps:
+            for c, a in zip(curves, acc):
+                c["step"].append(step)
+                c["loss"].append(a / cnt)
+            acc, cnt = [0.0] * r_all, 0
+        # as the unbatched path: after updates 501, 1001, ..., ties (<=) replace the best
+        if (step % val_every == 1 and step > 1) or (step == steps and best_state[0] is None):
+            samples = ddim_1d(model, val_starts)
+            for i in range(r_all):
+                err = validation_error(samples[i])
+                curves[i]["val_step"].append(step)
+                curves[i]["val_error"].append(err)
+                if err <= best_err[i]:
+                    best_err[i], best_step[i], best_state[i] = err, step, model.run_state(i)
+        if checkpoint_path is not None and checkpoint_every and (step % checkpoint_every == 0 or step == steps):
+            save(step)
+    for i, state in enumerate(best_state):
+        model.load_run(i, state)
+    starts = evaluation_starts(eval_samples)
+    samples = ddim_1d(model, starts.expand(r_all, *starts.shape).contiguous())
+    seconds = seconds_before + time.perf_counter() - start
+    return [
+        {
+            "variant": v,
+            "seed": s,
+            "mad": mad(samples[i]),
+            "w2": w2_to_pm1(samples[i]),
+            "best_step": best_step[i],
+            "best_val_error": best_err[i],
+            "loss_last_half": curve_summary(curves[i]["step"], curves[i]["loss"], steps),
+            "seconds": seconds / r_all,
+            "batch_seconds": seconds,
+            "batch_size": r_all,
+            "curve": curves[i],
+            "state_dict": best_state[i],
+        }
+        for i, (v, s) in enumerate(pairs)
+    ]
