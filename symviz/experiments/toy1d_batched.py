@@ -104,17 +104,17 @@ class BatchedEquiNet(nn.Module):
                 h = torch.tanh(h)
         return h, inputs
 
-    def _odd(self, x, t):
+    def _odd(self, x, t, layers):
         """``f([x, t]) - f([-x, t])`` with both branches in one pass of ``2N`` rows (row-wise: no value changes)."""
         r, n = x.shape[0], x.shape[1]
         flat = x.reshape(r, n, 1)
         tf = t.to(x.dtype).reshape(r, n, 1)
-        both, inputs = self._f(torch.cat([torch.cat([flat, tf], -1), torch.cat([-flat, tf], -1)], 1), self.layers())
+        both, inputs = self._f(torch.cat([torch.cat([flat, tf], -1), torch.cat([-flat, tf], -1)], 1), layers)
         return both[:, :n] - both[:, n:], inputs
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        return self._odd(x, t)[0].reshape(x.shape)
+        return self._odd(x, t, self.layers())[0].reshape(x.shape)
 
     @torch.no_grad()
     def loss_and_grad(self, xt, tn, target, weight) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,7 +126,8 @@ class BatchedEquiNet(nn.Module):
         the gradient ``loss.backward()`` gives the unbatched ``OddNet``.
         """
         r, n = xt.shape[0], xt.shape[1]
-        d, inputs = self._odd(xt, tn)
+        layers = self.layers()
+        d, inputs = self._odd(xt, tn, layers)
         err = d.reshape(r, n) - target.reshape(r, n)
         losses = (err**2 * weight).mean(1)
         g = (torch.ones(r, 1, dtype=xt.dtype) / n).expand(r, n) * weight  # mean, then the product
@@ -134,7 +135,7 @@ class BatchedEquiNet(nn.Module):
         grad_out = torch.cat([g, -g], 1)  # the odd net's two branches
         grads = []
         for k in range(len(self.shapes) - 1, -1, -1):
-            w, _ = self.layers()[k]
+            w = layers[k][0]
             x = inputs[k]
             halves = zip(grad_out.reshape(2 * r, n, -1).transpose(1, 2).unbind(0), x.reshape(2 * r, n, -1).unbind(0))
             gw = torch.stack([a.mm(b) for a, b in halves]).view(r, 2, *w.shape[1:])
