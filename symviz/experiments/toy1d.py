@@ -436,7 +436,15 @@ def main(argv=None) -> int:
         batched=not args.unbatched,
     )
     if not args.keep_checkpoints:
-        remove_checkpoints(ckpt_dir, checkpoint_names(args.variants, args.seeds, args.jobs, not args.unbatched))
+        names = checkpoint_names(args.variants, args.seeds, args.jobs, not args.unbatched)
+        if ckpt_dir.is_dir():  # a resumed batched group is named after those of its runs it still had to train
+            ours = {f"{v}{seed}" for v in args.variants for seed in args.seeds}
+            names += sorted(
+                p.name
+                for p in ckpt_dir.glob("batch_*.pt")
+                if p.name not in names and set(p.stem.split("_")[1:]) <= ours
+            )
+        remove_checkpoints(ckpt_dir, names)
     print(markdown_table(result))
     print(f"wrote {out} and {out.with_suffix('.md')}")
     return 0

@@ -1,20 +1,27 @@
 """All (variant, seed) runs of the 1D toy as one batched model (arXiv 2502.09890 §4.1, Table 1;
 docs/theory.md#toy1d).
 
-R runs of the EquiNet ``D(x, t) = f([x, t]) - f([-x, t])`` (f: 2 -> 10 -> 5 -> 1, tanh) become one module whose
-parameters are stacked along a leading run axis: weights ``(R, out, in)``, biases ``(R, 1, out)``. One step
-draws each run's random numbers from that run's own generator (the order of ``toy1d_protocol.draw_randoms``),
-builds the R batches element-wise, runs one batched forward and backward and one Adam step on the stacked
-parameters (Adam and StepLR are element-wise, so one optimizer over stacked tensors is R optimizers). Nothing
-mixes runs: run r's numbers do not depend on which other runs share the batch.
+R runs of the EquiNet ``D(x, t) = f([x, t]) - f([-x, t])`` (f: 2 -> 10 -> 5 -> 1, tanh) become one model whose
+parameters are one ``(R, 91)`` tensor, a row per run. One step draws each run's random numbers from that run's own
+generator (``toy1d_protocol.draw_randoms``, the reference order), builds the R batches element-wise
+(``make_batch``, once per variant), computes the R losses and their gradients in one pass of batched products,
+and takes one Adam + StepLR step on the stacked tensor (element-wise, so one optimizer is R optimizers).
+Nothing mixes runs: run r's numbers do not depend on which other runs share the batch.
 
-Exactness. The batched matrix products are chosen to reproduce the per-run ``nn.Linear`` arithmetic of the
-unbatched path (``toy1d_unbatched.train_one``) on this project's CPU build: the forward uses ``baddbmm``
-(``bmm`` in the weight-times-input order for the 1-output layer, which ``nn.Linear`` computes as a
-matrix-vector product), and the weight gradients are per-run ``mm`` calls in ``nn.Linear``'s backward order,
-because batched gemm sums the 200 rows in a different order for some runs. With that, each run's parameters,
-losses, validation errors and samples are bitwise those of the unbatched run (tests/test_toy1d.py checks them
-to a tight tolerance, which also covers builds whose kernels round differently).
+Exactness. The operations reproduce, per run, what the unbatched path (``toy1d_unbatched.train_one``: an
+``OddNet``, autograd, ``torch.optim.Adam``) computes, so that each run keeps its numbers bitwise on this
+project's CPU build (torch 2.13 with MKL):
+
+- forward: ``baddbmm`` per layer, as ``nn.Linear``'s ``addmm``; the 1-output layer as ``W x^T`` (``nn.Linear``
+  computes it as a matrix-vector product); both branches of the odd net in one pass (row-wise, no change);
+- gradient: written out in autograd's order of operations (mean, product, square, difference; per layer the
+  input gradient, ``tanh_backward``, row sums for the bias); the weight gradients are per-run ``mm`` calls,
+  one per branch, added afterwards, because batched gemm sums the 200 rows in another order for some runs;
+- optimizer: ``StackedAdam`` repeats ``torch.optim.Adam``'s single-tensor update and StepLR's chained decay.
+
+tests/test_toy1d.py checks the gradient against autograd (float64), the optimizer against torch's, and a short
+batched training against the unbatched runs (to a tight tolerance, which also admits BLAS builds that round
+differently); ``benchmarks/toy1d_batched.py`` reports how many runs are bitwise equal and the speed-up.
 """
 
 from __future__ import annotations
