@@ -340,3 +340,18 @@ def test_train_batched_resumes_exactly_after_a_crash(tmp_path, monkeypatch):
             assert a[k] == b[k], k
     with pytest.raises(Exception, match="another run"):
         toy1d.train_batched(pairs[:1], checkpoint_path=tmp_path / "b.pt", resume=True, **kw)
+
+
+def test_batched_path_reproduces_the_stored_full_run_start():
+    """The stored table (data/results/toy1d.json) was trained by the unbatched path; the batched path's first
+    1000 steps give the same logged losses and validation error for every (variant, seed)."""
+    from pathlib import Path
+
+    stored = json.loads((Path(__file__).resolve().parents[1] / "data/results/toy1d.json").read_text())
+    pairs = [(v, seed) for v in toy1d.VARIANTS for seed in stored["seeds"]]
+    for (v, seed), r in zip(pairs, toy1d.train_batched(pairs, steps=1000, eval_samples=1000)):
+        (c,) = [c for c in stored["curves"][v] if c["seed"] == seed]
+        assert c["step"][:3] == r["curve"]["step"][:3] == [250, 500, 750]
+        assert r["curve"]["loss"][:3] == pytest.approx(c["loss"][:3], rel=1e-5), (v, seed)
+        assert c["val_step"][0] == r["curve"]["val_step"][0] == 501
+        assert r["curve"]["val_error"][0] == pytest.approx(c["val_error"][0], rel=1e-4), (v, seed)
