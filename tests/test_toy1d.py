@@ -328,6 +328,7 @@ def test_train_batched_resumes_exactly_after_a_crash(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*a, **k)
 
+    monkeypatch.setattr(toy1d_batched, "DRAW_CHUNK", 4)  # steps 29-32 drawn together: the checkpoint at 30 is inside
     monkeypatch.setattr(toy1d_batched, "draw_randoms", crash_in_step_33)
     with pytest.raises(KeyboardInterrupt):
         toy1d.train_batched(pairs, checkpoint_path=tmp_path / "b.pt", **kw)

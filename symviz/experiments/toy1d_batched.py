@@ -236,32 +236,52 @@ def init_runs(pairs):
     return BatchedEquiNet(nets), torch.stack(starts), gens
 
 
-def _training_batch(pairs, gens, alpha, sigma):
-    """One step's batches of all runs: x_t and target ``(R, 200, 1, 1)``, time and weight ``(R, 200)``.
+DRAW_CHUNK = 250  # training steps whose random numbers are drawn, and batches built, at once
 
-    Each run's numbers are drawn from its own generator in ``draw_randoms``' order; ``make_batch`` then runs
-    once per variant on the stacked draws (it is element-wise, so this changes no value).
+
+class _Draws:
+    """The training batches of all runs, drawn ahead ``chunk`` steps at a time.
+
+    Each run's numbers come from its own generator, step after step, in ``draw_randoms``' order, so they are
+    those of drawing step by step; ``make_batch`` (element-wise) then builds a whole chunk once per variant.
+    ``start`` and ``states`` (the generators before the current chunk) are what a checkpoint stores: a resume
+    draws that chunk again and continues inside it.
     """
-    draws = [draw_randoms(v, g) for (v, _), g in zip(pairs, gens)]
-    groups = {}
-    for i, (v, _) in enumerate(pairs):
-        groups.setdefault(v, []).append(i)
-    parts, order = [], []
-    for variant, rows in groups.items():
-        t = torch.cat([draws[i][0] for i in rows])
-        flips = torch.cat([draws[i][1] for i in rows]) if variant == "aug" else None
-        noise = torch.cat([draws[i][2] for i in rows])
-        parts.append(make_batch(variant, t, flips, noise, alpha, sigma))
-        order += rows
-    r = len(pairs)
-    out = [
-        torch.cat([p[j] for p in parts]).reshape(r, BATCH, *shape) for j, shape in enumerate(((1, 1), (), (1, 1), ()))
-    ]
-    if order != sorted(order):  # runs of one variant not adjacent: put the rows back in the pairs' order
-        inverse = torch.empty(r, dtype=torch.long)
-        inverse[torch.tensor(order)] = torch.arange(r)
-        out = [o[inverse] for o in out]
-    return tuple(out)
+
+    def __init__(self, pairs, gens, alpha, sigma, chunk: int | None = None):
+        self.pairs, self.gens, self.alpha, self.sigma = pairs, gens, alpha, sigma
+        self.chunk = chunk or DRAW_CHUNK
+        self.start, self.states, self.batches = None, None, None
+
+    def batch(self, step: int):
+        """x_t and target ``(R, 200, 1, 1)``, time and weight ``(R, 200)`` of training step ``step``."""
+        if self.start is None or not self.start <= step < self.start + self.chunk:
+            self._fill(step)
+        i = step - self.start
+        return tuple(b[i] for b in self.batches)
+
+    def restore(self, start: int, states) -> None:
+        """Set the generators to ``states``, the ones before the chunk that began at ``start``, and draw it."""
+        for g, state in zip(self.gens, states):
+            g.set_state(state)
+        self._fill(start)
+
+    def _fill(self, start: int) -> None:
+        self.start, self.states = start, [g.get_state() for g in self.gens]
+        draws = [[draw_randoms(v, g) for (v, _), g in zip(self.pairs, self.gens)] for _ in range(self.chunk)]
+        groups = {}
+        for i, (v, _) in enumerate(self.pairs):
+            groups.setdefault(v, []).append(i)
+        r, c = len(self.pairs), self.chunk
+        shapes = ((1, 1), (), (1, 1), ())
+        self.batches = [torch.empty(c, r, BATCH, *shape) for shape in shapes]
+        for variant, rows in groups.items():
+            t = torch.cat([d[i][0] for d in draws for i in rows])
+            flips = torch.cat([d[i][1] for d in draws for i in rows]) if variant == "aug" else None
+            noise = torch.cat([d[i][2] for d in draws for i in rows])
+            parts = make_batch(variant, t, flips, noise, self.alpha, self.sigma)
+            for dst, src, shape in zip(self.batches, parts, shapes):
+                dst[:, rows] = src.reshape(c, len(rows), BATCH, *shape)
 
 
 def train_batched(
@@ -298,7 +318,7 @@ def train_batched(
     model, val_starts, gens = init_runs(pairs)
     r_all = len(pairs)
     opt = StackedAdam(model.flat.data)
-    alpha, sigma = schedule()
+    draws = _Draws(pairs, gens, *schedule())
     curves = [{"step": [], "loss": [], "val_step": [], "val_error": []} for _ in pairs]
     best_err, best_step, best_state = [float("inf")] * r_all, [0] * r_all, [None] * r_all
     acc, cnt, first, seconds_before = [0.0] * r_all, 0, 1, 0.0
@@ -318,8 +338,7 @@ def train_batched(
             )
         model.load_state_dict(state["model"])
         opt.load_state_dict(tr["adam"])
-        for g, s in zip(gens, tr["rng"]):
-            g.set_state(s)
+        draws.restore(int(tr["draw_start"]), tr["rng"])
         curves = [{k: list(v) for k, v in c.items()} for c in tr["curves"]]
         best_err, best_step = [float(e) for e in tr["best_error"]], [int(s) for s in tr["best_step"]]
         best_state, acc = list(tr["best_state"]), [float(a) for a in tr["acc"]]
@@ -328,7 +347,8 @@ def train_batched(
     def save(step):
         training = {
             "run": run_info,
-            "rng": [g.get_state() for g in gens],
+            "rng": draws.states,
+            "draw_start": draws.start,
             "adam": opt.state_dict(),
             "curves": curves,
             "best_error": best_err,
@@ -346,7 +366,7 @@ def train_batched(
 
         it = tqdm(it, desc=f"{r_all} runs batched", leave=False, total=steps, initial=first - 1)
     for step in it:
-        xt, tn, target, weight = _training_batch(pairs, gens, alpha, sigma)
+        xt, tn, target, weight = draws.batch(step)
         losses, grad = model.loss_and_grad(xt, tn, target, weight)
         opt.step(grad)
         acc, cnt = [a + v for a, v in zip(acc, losses.tolist())], cnt + 1
