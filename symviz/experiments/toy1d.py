@@ -331,15 +331,16 @@ def markdown_table(result: dict) -> str:
     mins = result["wall_seconds"] / 60
     jobs = result["versions"].get("jobs", 1)
     parallel = f", {jobs} runs in parallel" if jobs > 1 else ""
-    if result.get("mode") == "batched":
+    unit, amortized = "run", ""
+    if result.get("mode") == "batched":  # results written before batching existed have no "mode": unbatched
         runs, models = sum(len(g) for g in result["groups"]), len(result["groups"])
         parallel = f", all {runs} runs batched as {models} model(s){' in parallel' if models > 1 else ''}"
-    unit = "process" if result.get("mode") == "batched" else "run"
+        unit, amortized = "process", f" ({result['wall_seconds'] / runs:.0f} s per run)"
     lines += [
         "",
         f"Command: `{result['command']}` ({result['steps']} steps, seeds {result['seeds']}, "
         f"torch {result['versions']['torch']}, {result['versions']['threads']} thread(s) per {unit}{parallel}); "
-        f"wall time {mins:.1f} min. Analytic baseline loss floor {result['loss_floor']:.4f}.",
+        f"wall time {mins:.1f} min{amortized}. Analytic baseline loss floor {result['loss_floor']:.4f}.",
     ]
     if "acceptance" in result:
         ok = all(result["acceptance"].values())
