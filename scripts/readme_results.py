@@ -31,6 +31,7 @@ SECTIONS = [
     ("Widget latency (goal: p95 <= 100 ms)", "benchmarks/results/widget_latency.md"),
     ("Tutorial run times (goal: <= 3 min each, <= 12 min in all)", "benchmarks/results/notebook_times.md"),
     ("The paper's 1D toy, Table 1 protocol", "data/results/toy1d.md"),
+    ("The 1D toy: all runs as one batched model vs one run at a time", "benchmarks/results/toy1d_batched.md"),
     ("The 1D toy, six more seeds (the spread behind the 3-seed table)", "data/results/toy1d_more_seeds.md"),
     (
         "The 1D toy, an earlier run with separate random streams (missed the band)",
