@@ -46,6 +46,7 @@ SECTIONS = [
     ("Aligned SO(3) proposals: ESS against K", "benchmarks/results/proposals_ess.md"),
     ("Aligned SO(3) proposals: training-step overhead", "benchmarks/results/proposals_overhead.md"),
     ("Aligned proposals on molecules: median ESS per t", "benchmarks/results/proposals_molecules.md"),
+    ("Aligned proposals on molecules: gradient-variance ratio", "benchmarks/results/proposals_molecule_variance.md"),
 ]
 
 
