@@ -15,9 +15,24 @@ import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
 
-__all__ = ["View", "new_figure", "as_widget", "sync_figure", "polyline", "segments", "curves", "slider_opts"]
+__all__ = [
+    "View",
+    "new_figure",
+    "as_widget",
+    "sync_figure",
+    "with_loading_note",
+    "polyline",
+    "segments",
+    "curves",
+    "slider_opts",
+]
 
 READOUT_CLASS = "symviz-readout"
+LOADING_CLASS = "symviz-plot-loading"
+LOADING_TEXT = (
+    "\u23f3 Loading the interactive plot\u2026 The first plot of a notebook loads plotly.js (about 5 MB), "
+    "which takes a few seconds; later plots appear at once."
+)
 FONT = dict(size=11)
 
 
@@ -71,6 +86,27 @@ def sync_figure(fig: go.FigureWidget) -> None:
     if hasattr(fig, "_widget_data") and hasattr(fig, "_layout_obj"):
         fig._widget_layout = deepcopy(fig._layout_obj._props)
         fig._widget_data = deepcopy(fig._data)
+
+
+def with_loading_note(fig: go.FigureWidget) -> W.Box:
+    """``fig`` in a box that says "Loading the interactive plot…" until plotly has drawn the figure.
+
+    A FigureWidget's browser view is empty until its 5 MB script is loaded and run (several seconds for the
+    first plot of a notebook). The note is a zero-height HTML placed *before* the figure, whose text is
+    absolutely positioned over the figure's area; the box keeps the figure's height meanwhile. Once plotly
+    draws, its opaque (white) plot covers the note: no browser code, nothing to remove.
+    """
+    height = fig.layout.height or 450
+    note = W.HTML(
+        value=(
+            '<div style="position:relative;height:0;overflow:visible">'
+            f'<div style="position:absolute;top:{int(height) // 3}px;left:40px;max-width:420px;padding:8px 12px;'
+            'background:#f4f6fb;border:1px solid #d0d7e6;border-radius:4px;color:#333;font:13px sans-serif">'
+            f"{html.escape(LOADING_TEXT)}</div></div>"
+        ),
+        layout=W.Layout(height="0px", min_height="0px", margin="0px", overflow="visible"),
+    ).add_class(LOADING_CLASS)
+    return W.VBox([note, fig], layout=W.Layout(min_height=f"{int(height)}px", overflow="visible"))
 
 
 def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -178,10 +214,14 @@ class View:
     # -- display ---------------------------------------------------------------------------
     @property
     def widget(self):
-        """The box to display (controls, readout, figure); the figure state is synced for a new view."""
+        """The box to display (controls, readout, figure); the figure state is synced for a new view, and the
+        figure sits in a box with a loading note (:func:`with_loading_note`)."""
         fig = getattr(self, "fig", None)
         if fig is not None:
             sync_figure(fig)
+            box = self._widget
+            if isinstance(fig, go.FigureWidget) and any(c is fig for c in box.children):
+                box.children = tuple(with_loading_note(fig) if c is fig else c for c in box.children)
         return self._widget
 
     @widget.setter
