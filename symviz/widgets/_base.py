@@ -9,18 +9,22 @@ valid value works again.
 from __future__ import annotations
 
 import html
+import uuid
 from copy import deepcopy
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+from plotly.serializers import custom_serializers
+from traitlets import Dict, observe
 
 __all__ = [
     "View",
+    "FigureWidget",
     "new_figure",
     "as_widget",
     "sync_figure",
-    "with_loading_note",
+    "loading_note_html",
     "polyline",
     "segments",
     "curves",
@@ -30,8 +34,8 @@ __all__ = [
 READOUT_CLASS = "symviz-readout"
 LOADING_CLASS = "symviz-plot-loading"
 LOADING_TEXT = (
-    "\u23f3 Loading the interactive plot\u2026 The first plot of a notebook loads plotly.js (about 5 MB), "
-    "which takes a few seconds; later plots appear at once."
+    "Loading the interactive plot\u2026 (plotly.js, about 5 MB, is loaded into the page first: a few "
+    "seconds, longest for the first plot of a notebook)"
 )
 FONT = dict(size=11)
 
@@ -66,6 +70,39 @@ def new_figure(cols: int = 1, width: int = 520, height: int = 430, titles=None) 
     return fig
 
 
+class FigureWidget(go.FigureWidget):
+    """plotly's FigureWidget without the second round trip after every redraw.
+
+    After each restyle or relayout plotly's browser view sends the kernel the values plotly.js filled in
+    (``_js2py_traceDeltas``, ``_js2py_layoutDelta``: tens of kB for a few hundred points); the kernel folds
+    them into the figure's defaults and ipywidgets echoes them back. symviz never reads those defaults, but the
+    kernel stayed busy for 0.1-1 s after each slider step, so the next step waited (measured by
+    ``benchmarks/browser_latency.py``). Here the deltas only close the edit (what ``batch_update`` and
+    edit-completed callbacks wait for), and no delta is echoed back. Everything else is plotly's.
+    """
+
+    _js2py_traceDeltas = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
+    _js2py_layoutDelta = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
+
+    @observe("_js2py_traceDeltas")
+    def _handler_js2py_traceDeltas(self, change):
+        msg = change["new"]
+        if msg and msg.get("trace_edit_id") == self._last_trace_edit_id:
+            self._trace_edit_in_process = False
+            if not self._layout_edit_in_process:
+                while self._waiting_edit_callbacks:
+                    self._waiting_edit_callbacks.pop()()
+
+    @observe("_js2py_layoutDelta")
+    def _handler_js2py_layoutDelta(self, change):
+        msg = change["new"]
+        if msg and msg.get("layout_edit_id") == self._last_layout_edit_id:
+            self._layout_edit_in_process = False
+            if not self._trace_edit_in_process:
+                while self._waiting_edit_callbacks:
+                    self._waiting_edit_callbacks.pop()()
+
+
 def as_widget(fig: go.Figure) -> go.FigureWidget:
     """The FigureWidget of a finished figure.
 
@@ -73,8 +110,26 @@ def as_widget(fig: go.Figure) -> go.FigureWidget:
     asynchronously, and edit messages (add trace, restyle) that arrive before it is ready are dropped; a view
     can also render before a later full-state update is applied. A widget whose *opening* state already holds
     every trace renders correctly in either case; later edits (slider moves) come after it is ready.
+
+    In a Jupyter kernel it first displays a note that says the plot is loading (:func:`loading_note_html`).
     """
-    return go.FigureWidget(fig)
+    _show_loading_note()
+    return FigureWidget(fig)
+
+
+def _show_loading_note() -> None:
+    """Display :func:`loading_note_html` when running in a Jupyter kernel (a no-op in plain Python and tests)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return
+    from IPython.display import HTML, display
+
+    display(HTML(loading_note_html()))
 
 
 def sync_figure(fig: go.FigureWidget) -> None:
@@ -88,25 +143,52 @@ def sync_figure(fig: go.FigureWidget) -> None:
         fig._widget_data = deepcopy(fig._data)
 
 
-def with_loading_note(fig: go.FigureWidget) -> W.Box:
-    """``fig`` in a box that says "Loading the interactive plot…" until plotly has drawn the figure.
+_LOADING_JS = """
+(function () {
+  var id = "__ID__", t0 = Date.now(), known = null;
+  (function poll() {
+    var note = document.getElementById(id);
+    if (!note) { if (Date.now() - t0 < 20000) { window.setTimeout(poll, 100); } return; }
+    if (known === null) { known = new Set(document.querySelectorAll(".js-plotly-plot")); }
+    var drawn = [].some.call(document.querySelectorAll(".js-plotly-plot .main-svg"), function (svg) {
+      return !known.has(svg.closest(".js-plotly-plot"));
+    });
+    if (drawn) {
+      var child = note.closest(".jp-OutputArea-child, .output_area");
+      (child || note).style.display = "none";
+      return;
+    }
+    if (Date.now() - t0 > 180000) {
+      note.textContent = "The interactive plot has not appeared after 3 minutes: look for an error in the browser " +
+        "console, or run the cell again.";
+      return;
+    }
+    window.setTimeout(poll, 100);
+  })();
+})();
+"""
 
-    A FigureWidget's browser view is empty until its 5 MB script is loaded and run (several seconds for the
-    first plot of a notebook). The note is a zero-height HTML placed *before* the figure, whose text is
-    absolutely positioned over the figure's area; the box keeps the figure's height meanwhile. Once plotly
-    draws, its opaque (white) plot covers the note: no browser code, nothing to remove.
+
+def loading_note_html(uid: str | None = None) -> str:
+    """HTML (with a small script) that says "Loading the interactive plot…" and hides itself (its whole output)
+    as soon as a new plotly plot has been drawn on the page.
+
+    Why: every FigureWidget ships plotly's 5 MB script to the page, which parses and runs it before the widget
+    (controls included) appears: seconds with nothing to see, longest for the first plot of a notebook. The
+    note is displayed by :func:`as_widget` *before* the FigureWidget exists, so it reaches the page and is
+    painted before the large message that keeps the browser busy.
     """
-    height = fig.layout.height or 450
-    note = W.HTML(
-        value=(
-            '<div style="position:relative;height:0;overflow:visible">'
-            f'<div style="position:absolute;top:{int(height) // 3}px;left:40px;max-width:420px;padding:8px 12px;'
-            'background:#f4f6fb;border:1px solid #d0d7e6;border-radius:4px;color:#333;font:13px sans-serif">'
-            f"{html.escape(LOADING_TEXT)}</div></div>"
-        ),
-        layout=W.Layout(height="0px", min_height="0px", margin="0px", overflow="visible"),
-    ).add_class(LOADING_CLASS)
-    return W.VBox([note, fig], layout=W.Layout(min_height=f"{int(height)}px", overflow="visible"))
+    uid = uid or f"symviz-loading-{uuid.uuid4().hex[:12]}"
+    return (
+        f'<div id="{uid}" class="{LOADING_CLASS}" style="padding:6px 10px;margin:2px 0;background:#f4f6fb;'
+        f'border:1px solid #d0d7e6;border-radius:4px;color:#333;font:13px sans-serif;max-width:640px">'
+        # a spinner: a transform animation runs on the compositor, so it turns while the page is busy
+        "<style>@keyframes symviz-spin { to { transform: rotate(360deg); } }</style>"
+        '<span style="display:inline-block;width:10px;height:10px;margin-right:8px;border:2px solid #7a86a8;'
+        'border-top-color:transparent;border-radius:50%;animation:symviz-spin 0.9s linear infinite"></span>'
+        f"{html.escape(LOADING_TEXT)}</div>"
+        f'<script type="text/javascript">{_LOADING_JS.replace("__ID__", uid)}</script>'
+    )
 
 
 def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -214,14 +296,10 @@ class View:
     # -- display ---------------------------------------------------------------------------
     @property
     def widget(self):
-        """The box to display (controls, readout, figure); the figure state is synced for a new view, and the
-        figure sits in a box with a loading note (:func:`with_loading_note`)."""
+        """The box to display (controls, readout, figure); the figure state is synced for a new view."""
         fig = getattr(self, "fig", None)
         if fig is not None:
             sync_figure(fig)
-            box = self._widget
-            if isinstance(fig, go.FigureWidget) and any(c is fig for c in box.children):
-                box.children = tuple(with_loading_note(fig) if c is fig else c for c in box.children)
         return self._widget
 
     @widget.setter
