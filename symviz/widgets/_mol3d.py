@@ -48,15 +48,16 @@ function load3Dmol() {
   return window.$3Dmol;
 }
 
-function attached(el, timeoutMs) {
+function attached(el, isDisposed) {
   // JupyterLab renders a widget view before its node is in the page; a viewer built in a detached node
-  // gets a 0x0 canvas (and 3Dmol throws for a missing element). Wait until it is attached.
+  // gets a 0x0 canvas (and 3Dmol throws for a missing element). Wait until it is attached and has a size
+  // (a collapsed output has none): every 30 ms for 5 s, then every 250 ms, until the view is removed.
   return new Promise((resolve) => {
     const t0 = performance.now();
     (function poll() {
-      if (el.isConnected && el.offsetWidth > 0) { resolve(true); }
-      else if (performance.now() - t0 > timeoutMs) { resolve(false); }
-      else { window.setTimeout(poll, 30); }
+      if (isDisposed()) { resolve(false); }
+      else if (el.isConnected && el.offsetWidth > 0) { resolve(true); }
+      else { window.setTimeout(poll, performance.now() - t0 < 5000 ? 30 : 250); }
     })();
   });
 }
@@ -139,9 +140,8 @@ function render({ model, el }) {
     });
   }
 
-  attached(root, 60000).then((ok) => {
-    if (disposed) { return; }
-    if (!ok) { status.textContent = "the 3D view was never shown on the page"; return; }
+  attached(root, () => disposed).then((ok) => {
+    if (!ok || disposed) { return; }
     let $3Dmol;
     try { $3Dmol = load3Dmol(); } catch (err) { $3Dmol = undefined; }
     if (!$3Dmol || typeof $3Dmol.createViewerGrid !== "function") {
