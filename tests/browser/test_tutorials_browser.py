@@ -98,12 +98,19 @@ def _wait_for_change(check, timeout_s: float = CHANGE_TIMEOUT_S) -> bool:
     return False
 
 
+_VISIBLE_LOADING_NOTES_JS = """() => [...document.querySelectorAll(
+  '.jp-NotebookPanel:not(.lm-mod-hidden) .symviz-plot-loading')].filter((e) => e.offsetParent !== null).length"""
+
+
 @pytest.mark.parametrize(
     "name",
     NOTEBOOKS or [pytest.param("none", marks=pytest.mark.skip(reason="no tutorials/*.ipynb yet"))],
 )
 def test_notebook_runs_in_jupyterlab(lab, name):
     _run_clean(lab, name)
+    assert _wait_for_change(lambda: lab.page.evaluate(_VISIBLE_LOADING_NOTES_JS) == 0, timeout_s=90), (
+        f"{name}: a 'Loading the interactive plot' note is still shown 90 s after Run All (its plot never drew)"
+    )
     lab.screenshot(Path(name).stem)
     lab.assert_no_external_requests()
     lab.page.wait_for_timeout(2000)  # late callbacks (deferred viewers, widget views) run and may throw
