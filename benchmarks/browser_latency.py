@@ -142,7 +142,7 @@ def measure_slider(lab, cell_index: int, label: str, bench_id: str, presses: int
     if not (hooked["plotly"] or hooked["mol3d"]):
         raise RuntimeError(f"cell {cell_index}: no plotly graph and no 3D view to time ({hooked})")
     key, samples, lost, flips = "ArrowRight", [], 0, 0
-    while len(samples) + lost < presses and flips < 4:
+    while len(samples) + lost < presses and flips < 3:  # 3 turns in a row without a step: the slider is stuck
         before = _readout(slider)
         n_before = page.evaluate("(id) => window.__symvizLat.paints[id].length", bench_id)
         handle.focus()
@@ -152,6 +152,7 @@ def measure_slider(lab, cell_index: int, label: str, bench_id: str, presses: int
             key, flips = ("ArrowLeft" if key == "ArrowRight" else "ArrowRight"), flips + 1
             page.wait_for_timeout(quiet_ms)
             continue
+        flips = 0
         t_key = page.evaluate("() => window.__symvizLat.keydown")
         deadline = time.monotonic() + 15.0
         last_count, last_change = n_before, time.monotonic()
@@ -168,6 +169,8 @@ def measure_slider(lab, cell_index: int, label: str, bench_id: str, presses: int
             samples.append(max(paints) - t_key)
         else:
             lost += 1
+    if len(samples) + lost < presses:
+        raise RuntimeError(f"the {label!r} slider of cell {cell_index} does not move on arrow keys")
     return {"samples": np.asarray(samples), "lost": lost}
 
 
