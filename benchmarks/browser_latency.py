@@ -233,7 +233,7 @@ def main(argv=None) -> str:
 
 
 def render(rows, args, load_start, load_end, chromium: str) -> str:
-    busy = max(load_start[0], load_end[0]) >= BUSY_LOAD
+    busy = load_start[0] >= BUSY_LOAD  # other work before we started (the end includes our own browser/kernel)
     lines = [
         "# Widget latency in the browser (key press to repaint)",
         "",
@@ -252,7 +252,7 @@ def render(rows, args, load_start, load_end, chromium: str) -> str:
             if r["p95"] > goal:
                 why.append(f"p95 {r['p95']:.0f} ms > {goal:.0f} ms")
             if busy:
-                why.append("machine busy: load average >= 1")
+                why.append(f"machine busy: load average {load_start[0]:.1f} >= {BUSY_LOAD:.0f} at the start")
             status += " (" + "; ".join(why) + ")"
         lines.append(
             f"| {r['widget']} | {r['slider']} | {r['n']} | {r['p50']:.0f} | {r['p95']:.0f} | {r['max']:.0f} | "
@@ -261,7 +261,8 @@ def render(rows, args, load_start, load_end, chromium: str) -> str:
     lines += [
         "",
         f"Load average (1, 5, 15 min) at the start {', '.join(f'{v:.2f}' for v in load_start)}; at the end "
-        f"{', '.join(f'{v:.2f}' for v in load_end)} ({os.cpu_count()} cores"
+        f"{', '.join(f'{v:.2f}' for v in load_end)} (this includes the benchmark's own browser, server and "
+        f"kernel; {os.cpu_count()} cores"
         f"{'; the machine was busy, so these times include waiting for a CPU' if busy else ''}). "
         f"{chromium} headless (SwiftShader WebGL, no GPU), JupyterLab, {platform.machine()}, "
         f"Python {platform.python_version()}. Each sample: keydown to one animation frame after the widget's last "

@@ -37,7 +37,7 @@ def test_each_row_is_judged_against_its_goal_with_the_reason():
     assert "Load average (1, 5, 15 min) at the start 0.20, 0.30, 0.40; at the end 0.50" in idle
     assert "busy" not in idle
     busy = bl.render(rows, args, (3.5, 3.0, 2.0), (0.5, 0.4, 0.4), "Chromium 1")
-    assert "MISSED (p95 151 ms > 150 ms; machine busy: load average >= 1)" in busy
+    assert "MISSED (p95 151 ms > 150 ms; machine busy: load average 3.5 >= 1 at the start)" in busy
     assert "the machine was busy" in busy
 
 
