@@ -299,7 +299,7 @@ def render(rows, args, load_start, load_end, chromium: str) -> str:
         if not met:
             why = [f"{r['lost']} press(es) without a repaint"] if r["lost"] else []
             if r["p95"] > goal:
-                why.append(f"p95 {r['p95']:.0f} ms > {goal:.0f} ms")
+                why.append(f"p95 {r['p95']:.1f} ms > {goal:.0f} ms")
             if busy:
                 why.append(f"machine busy: load average {load_start[0]:.1f} >= {BUSY_LOAD:.0f} at the start")
             elif row_busy:

@@ -34,18 +34,18 @@ def test_each_row_is_judged_against_its_goal_with_the_reason():
     idle = bl.render(rows, args, (0.2, 0.3, 0.4), (0.5, 0.4, 0.4), "Chromium 1")
     lines = {line.split(" | ")[0].strip("| "): line for line in idle.splitlines() if line.startswith("| ")}
     assert lines["A"].endswith("| 150 ms | n/a | MET |")
-    assert "MISSED (p95 151 ms > 150 ms)" in lines["B"]
+    assert "MISSED (p95 151.0 ms > 150 ms)" in lines["B"]
     assert lines["C"].endswith("| 300 ms | n/a | MET |")
     assert "MISSED (1 press(es) without a repaint)" in lines["D"]
     assert "MISSED (no repaint)" in lines["E"]
     assert lines["F"].endswith(
-        "| 1.30 cores | MISSED (p95 190 ms > 150 ms; machine busy: other programs used 1.3 cores meanwhile) |"
+        "| 1.30 cores | MISSED (p95 190.0 ms > 150 ms; machine busy: other programs used 1.3 cores meanwhile) |"
     )
-    assert lines["G"].endswith("| 0.01 cores | MISSED (p95 190 ms > 150 ms) |") and "n/a" in lines["A"]
+    assert lines["G"].endswith("| 0.01 cores | MISSED (p95 190.0 ms > 150 ms) |") and "n/a" in lines["A"]
     assert "Load average (1, 5, 15 min) at the start 0.20, 0.30, 0.40; at the end 0.50" in idle
     assert "the machine was busy" not in idle and "Rows marked busy" in idle
     busy = bl.render(rows, args, (3.5, 3.0, 2.0), (0.5, 0.4, 0.4), "Chromium 1")
-    assert "MISSED (p95 151 ms > 150 ms; machine busy: load average 3.5 >= 1 at the start)" in busy
+    assert "MISSED (p95 151.0 ms > 150 ms; machine busy: load average 3.5 >= 1 at the start)" in busy
     assert "the machine was busy" in busy
 
 
