@@ -29,6 +29,10 @@ SECTIONS = [
     ),
     ("Core coverage (issue 2 goal: >= 90% for groups, diffusion, orbit, losses)", "benchmarks/results/coverage.md"),
     ("Widget latency (goal: p95 <= 100 ms)", "benchmarks/results/widget_latency.md"),
+    (
+        "Widget latency in the browser, key press to repaint (goals: p95 <= 150 ms 2D, <= 300 ms 3D)",
+        "benchmarks/results/browser_latency.md",
+    ),
     ("Tutorial run times (goal: <= 3 min each, <= 12 min in all)", "benchmarks/results/notebook_times.md"),
     ("The paper's 1D toy, Table 1 protocol", "data/results/toy1d.md"),
     ("The 1D toy: all runs as one batched model vs one run at a time", "benchmarks/results/toy1d_batched.md"),

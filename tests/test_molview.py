@@ -6,6 +6,7 @@ every widget control across its range plus bad values."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 
 import numpy as np
@@ -109,6 +110,37 @@ def test_every_mode_draws_our_models_offline(ens, mode):
         assert "viewergrid_" in js and "conf 2" in js
     if mode == "overlay":
         assert mv.GENERATED_COLOR in js and mv.REFERENCE_COLOR in js
+
+
+def test_viewer_waits_for_its_node_before_building(ens):
+    """Issue 11: 3Dmol got a null element (an output replaced before the deferred callback ran) and threw an
+    uncaught TypeError. The page code now waits for the node and skips the viewer when it never appears."""
+    for mode in ("single", "grid"):
+        html = mv.show_conformers(ens, conf_ids=[0, 1][: 1 if mode == "single" else 2], mode=mode)._make_html()
+        uid = re.search(r'id="3dmolviewer_(\d+)"', html).group(1)
+        guard = html.index(f"document.getElementById('3dmolviewer_{uid}')")
+        create = html.index("$3Dmol.createViewerGrid(" if mode == "grid" else "$3Dmol.createViewer(")
+        assert guard < create and "if (!attached) { return; }" in html[guard:create]
+        assert html.count("$3Dmolpromise.then(") == 1  # py3Dmol's single entry point, wrapped once
+
+
+def test_captions_and_legend_are_pinned_to_the_screen(ens):
+    """Issue 11 §4: captions placed in model space were clipped after rotating; they now use screen pixels."""
+    grid = _js(mv.show_conformers(ens, conf_ids=[0, 1], mode="grid", labels=["first", "second"]))
+    for label in ('"first"', '"second"'):
+        spec = re.search(r"addLabel\(" + label + r",(\{.*?\})\);", grid)
+        assert spec and '"useScreen": true' in spec.group(1) and '"inFront": true' in spec.group(1)
+    over = _js(mv.show_conformers(ens, coords=ens.pos[:2], mode="overlay", reference=ens, align=False))
+    assert "blue: 2 conformers" in over and "orange: 5 references" in over and '"useScreen": true' in over
+
+
+def test_overlay_styles_let_both_sets_show():
+    """Issue 11 §4: thick opaque reference sticks hid the generated conformers. The reference is now
+    translucent and the generated sticks are thin, so neither set covers the other."""
+    gen, ref = mv.OVERLAY_STYLE["stick"], mv.OVERLAY_REFERENCE_STYLE["stick"]
+    assert gen["color"] == mv.GENERATED_COLOR and ref["color"] == mv.REFERENCE_COLOR
+    assert ref.get("opacity", 1.0) <= 0.6 and gen["radius"] <= 0.1 and ref["radius"] <= 0.1
+    assert mv._overlay_legend(1, 0) == "blue: 1 conformer"
 
 
 def test_grid_with_reference_draws_a_ghost_per_panel(ens):
@@ -361,17 +393,25 @@ def _same_frame(a, b):
     return all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("x0", "xt", "target", "weights"))
 
 
+def _panel_xyz(cv, p: int) -> np.ndarray:
+    return np.asarray(cv.panels.coords[p]).reshape(-1, 3)
+
+
 def test_widget_every_control_over_its_range(ens, ens2):
     from symviz.widgets import ConformerViewer
+    from symviz.widgets._mol3d import MolPanels
 
     cv = ConformerViewer([ens, ens2], t=0.4, K=16, max_k=256)
     assert "symviz-readout" in cv.readout._dom_classes and cv.error is None
+    panels, revision = cv.view, cv.panels.revision
+    assert isinstance(panels, MolPanels) and panels is cv.panels and panels in cv.widget.children
     c = cv.controls
     assert set(c) == {"molecule", "conf", "t", "K"}
     for mol_idx, e in enumerate([ens, ens2]):
         c["molecule"].value = mol_idx  # through the control, as a user would
         assert cv.params["molecule"] == mol_idx and cv.params["conf"] == 0
         assert c["conf"].max == e.n_confs - 1
+        assert cv.panels.sdf.count("\n") > e.n_atoms and f"{e.n_atoms:3d}" in cv.panels.sdf.splitlines()[3]
         for conf in range(e.n_confs):
             c["conf"].value = conf
             assert cv.error is None, cv.error
@@ -379,19 +419,66 @@ def test_widget_every_control_over_its_range(ens, ens2):
             assert _same_frame(cv.frame, ref)  # a thin view: exactly the pure function's output
             assert f"conformer {conf} of {e.n_confs}" in cv.readout.value
             assert f"{e.weights[conf]:.3f}" in cv.readout.value
-            js = _js(cv.view)
-            assert js.count("addModel(") == 6 and not CDN.search(js)  # 3 panels, each with the x0 ghost
+            # the three panels show x0 | x_t | target over the x0 ghost, rounded to 1e-3 Å
+            for p, x in enumerate((ref.x0, ref.xt, ref.target)):
+                np.testing.assert_allclose(_panel_xyz(cv, p), x, atol=5e-4 + 1e-12)
+            np.testing.assert_allclose(np.reshape(cv.panels.ghost, (-1, 3)), ref.x0, atol=5e-4 + 1e-12)
+            assert cv.panels.captions[0] == f"x0: conformer {conf}"
     for t in np.linspace(0.0, 1.0, 11):
         c["t"].value = float(t)
         assert cv.error is None and cv.frame.t == pytest.approx(t)
-        assert f"t = {t:.2f}" in cv.readout.value
+        assert f"t = {t:.2f}" in cv.readout.value and cv.panels.captions[1] == f"x_t at t = {t:.2f}"
     assert "uniform weights" in cv.readout.value  # t = 1
     for k in (1, 2, 3, 17, 128, 255, 256):
         c["K"].value = k
         assert cv.error is None and cv.frame.weights.shape == (k,)
-        assert f"K = {k} " in cv.readout.value
+        assert f"K = {k} " in cv.readout.value and cv.panels.captions[2] == f"orbit target, K = {k}"
     c["t"].value = 0.0
     assert "the target is x0" in cv.readout.value
+    np.testing.assert_allclose(_panel_xyz(cv, 2), _panel_xyz(cv, 0))  # t = 0: the target is x0
+    # one 3D view for the widget's whole life: every move bumped its revision once, nothing was re-created
+    assert cv.view is panels and cv.panels.revision > revision + 2 * (ens.n_confs + ens2.n_confs)
+
+
+def test_panels_send_the_molecule_once_and_then_only_coordinates(ens):
+    """A slider move must not resend the molecule (the page then only moves atoms in the existing viewers)."""
+    from symviz.widgets import ConformerViewer
+
+    cv = ConformerViewer(ens, K=8)
+    sent = []
+    cv.panels.observe(lambda ch: sent.append(ch["name"]), names=["sdf", "coords", "captions", "revision"])
+    cv.update(t=0.7)
+    cv.update(conf=1)
+    assert "sdf" not in sent and sent.count("revision") == 2 and "coords" in sent
+    from symviz.viz.offline_js import threedmol_js
+    from symviz.widgets import _mol3d
+
+    # offline: the view's own code names no address, and 3Dmol.js is the vendored bundle, inlined
+    assert not CDN.search(_mol3d._ESM_TEMPLATE) and json.dumps(threedmol_js()) in cv.panels._esm
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda p, m, x: p.show(m, []), "at least one"),
+        (lambda p, m, x: p.show(m, [x[:-1]]), r"panels\[0\]: expected shape"),
+        (lambda p, m, x: p.show(m, [x * np.nan]), "NaN"),
+        (lambda p, m, x: p.show(m, [x, x], captions=["one"]), "one per panel"),
+        (lambda p, m, x: p.show(m, [x], ghost=x[:, :2]), "ghost: expected shape"),
+    ],
+)
+def test_panels_reject_bad_input_with_a_message(ens, call, match):
+    from symviz.widgets._mol3d import MolPanels
+
+    mol, x = ens.to_rdkit(), np.asarray(ens.pos[0], dtype=float)
+    p = MolPanels(width=300, height=200)
+    with pytest.raises(ValueError, match=match):
+        call(p, mol, x)
+    p.show(mol, [x, x])
+    with pytest.raises(ValueError, match="this view has 2 panels"):
+        p.show(mol, [x])
+    with pytest.raises(ValueError, match="width"):
+        MolPanels(width=20)
 
 
 @pytest.mark.parametrize(

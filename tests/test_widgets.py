@@ -3,6 +3,8 @@ state checked against the pure function, and bad values shown as a message witho
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -359,3 +361,56 @@ def deep_equal(a, b) -> bool:
     if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
         return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
     return a == b
+
+
+# ----------------------------------------------------------------------------------------------
+# The plotly shell (issue 11): no delta round trip, a loading note in a kernel
+# ----------------------------------------------------------------------------------------------
+
+
+def test_browser_deltas_close_the_edit_without_touching_the_figure():
+    """The browser's trace/layout deltas only end the edit; plotly's own handler would fold them into the
+    figure and echo them back (the kernel stayed busy after every redraw)."""
+    from symviz.widgets._base import FigureWidget
+
+    view = sw.GroupActionExplorer(group="D4")
+    fig = view.fig
+    assert isinstance(fig, FigureWidget) and isinstance(fig, go.FigureWidget)
+    for name in ("_js2py_traceDeltas", "_js2py_layoutDelta"):
+        assert fig.trait_metadata(name, "echo_update") is False and fig.trait_metadata(name, "sync") is True
+    before = shown(view)
+    dict_before = copy.deepcopy(fig.to_dict())
+    done = []
+    fig._trace_edit_in_process = fig._layout_edit_in_process = True
+    fig._waiting_edit_callbacks.append(lambda: done.append(1))
+    delta = [{"uid": fig.data[0].uid, "x": [99.0], "marker": {"color": "red"}}]
+    fig._js2py_traceDeltas = {"trace_deltas": delta, "trace_edit_id": fig._last_trace_edit_id - 1}  # stale
+    assert fig._trace_edit_in_process and not done
+    fig._js2py_traceDeltas = {"trace_deltas": delta, "trace_edit_id": fig._last_trace_edit_id}
+    assert not fig._trace_edit_in_process and not done  # the layout edit is still open
+    fig._js2py_layoutDelta = {"layout_delta": {"width": 1}, "layout_edit_id": fig._last_layout_edit_id}
+    assert not fig._layout_edit_in_process and done == [1]
+    assert same(shown(view), before) and deep_equal(fig.to_dict(), dict_before)
+    view.update(element=3)  # the view still redraws
+    assert not same(shown(view), before)
+
+
+def test_loading_note_only_in_a_kernel_and_hides_itself(monkeypatch):
+    from symviz.widgets import _base
+
+    html = _base.loading_note_html(uid="symviz-loading-test")
+    assert 'id="symviz-loading-test"' in html and _base.LOADING_CLASS in html and "Loading the interactive plot" in html
+    script = html.split("<script", 1)[1]
+    assert '"symviz-loading-test"' in script and "js-plotly-plot" in script and 'display = "none"' in script
+    shown_notes = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown_notes.append(obj))
+    _base.as_widget(go.Figure())  # plain Python (no kernel): nothing is displayed
+    assert shown_notes == []
+
+    class FakeShell:
+        kernel = object()
+
+    monkeypatch.setattr("IPython.get_ipython", lambda: FakeShell())
+    fig = _base.as_widget(go.Figure())
+    assert len(shown_notes) == 1 and _base.LOADING_CLASS in shown_notes[0].data
+    assert isinstance(fig, go.FigureWidget)

@@ -67,12 +67,34 @@ _BALL_AND_STICK = {"stick": {"radius": 0.14}, "sphere": {"scale": 0.22}}
 # ----------------------------------------------------------------------------------------------
 
 
+# py3Dmol builds its viewer inside ``$3Dmolpromise.then(function() { ... })`` with
+# ``document.getElementById("3dmolviewer_<id>")``. When that node is not in the page (an output replaced before
+# the deferred callback ran, or not attached yet) 3Dmol gets ``null`` and throws an uncaught
+# "TypeError: Cannot read properties of null (reading 'get')". ConformerView first waits for the node (up to
+# 60 s) and skips the viewer silently if it never appears.
+_PY3DMOL_START = "$3Dmolpromise.then(function() {\n"
+_WAIT_FOR_NODE = (
+    "$3Dmolpromise.then(function () { return new Promise(function (ok) { var t0 = Date.now();"
+    " (function poll() { var el = document.getElementById('3dmolviewer_%s');"
+    " if (el && el.isConnected) { ok(true); } else if (Date.now() - t0 > 60000) { ok(false); }"
+    " else { window.setTimeout(poll, 30); } })(); }); }).then(function (attached) {"
+    " if (!attached) { return; }\n"
+)
+
+
 class ConformerView(py3Dmol.view):
     """A ``py3Dmol.view`` that displays itself once, without py3Dmol's extra text line (its ``_repr_html_``
-    publishes the HTML and returns None, so a cell also printed ``<py3Dmol.view at 0x...>``)."""
+    publishes the HTML and returns None, so a cell also printed ``<py3Dmol.view at 0x...>``), and builds its
+    viewer only once its node is in the page (no uncaught TypeError for a node that is not there)."""
 
     def _ipython_display_(self):
         self.show()
+
+    def _make_html(self):
+        html = super()._make_html()
+        if html.count(_PY3DMOL_START) != 1:  # another py3Dmol version: keep its page code as it is
+            return html
+        return html.replace(_PY3DMOL_START, _WAIT_FOR_NODE % self.uniqueid)
 
 
 def _blocks(mol, coords: np.ndarray, hydrogens: bool) -> list[str]:
@@ -91,16 +113,30 @@ def _check_size(v, name: str) -> int:
     return int(v)
 
 
-def _label_spec(block_coords: np.ndarray) -> dict:
-    lo, hi = block_coords.min(0), block_coords.max(0)
+def _label_spec(row: int = 0) -> dict:
+    """A caption pinned to the screen: ``row`` lines below the top-left corner of its panel (3Dmol's
+    ``useScreen``: pixel coordinates, not model coordinates), so rotating or zooming never moves or clips it."""
     return {
-        "position": {"x": float(lo[0]), "y": float(hi[1]) + 0.8, "z": float(hi[2])},
+        "useScreen": True,
+        "position": {"x": 6, "y": 6 + 18 * int(row), "z": 0},
+        "alignment": "topLeft",
         "fontSize": 11,
         "fontColor": "black",
         "backgroundColor": "white",
-        "backgroundOpacity": 0.7,
+        "backgroundOpacity": 0.8,
         "inFront": True,
     }
+
+
+#: overlay styles: thin opaque sticks for the conformers shown, thinner translucent ones for the reference,
+#: so neither set hides the other
+OVERLAY_STYLE = {"stick": {"color": GENERATED_COLOR, "radius": 0.05}}
+OVERLAY_REFERENCE_STYLE = {"stick": {"color": REFERENCE_COLOR, "radius": 0.08, "opacity": 0.5}}
+
+
+def _overlay_legend(n: int, n_ref: int) -> str:
+    shown = f"blue: {n} conformer{'' if n == 1 else 's'}"
+    return shown if n_ref == 0 else f"{shown} \u00b7 orange: {n_ref} reference{'' if n_ref == 1 else 's'}"
 
 
 def show_conformers(
@@ -128,9 +164,10 @@ def show_conformers(
         conf_ids: conformer ids to draw. Default: the first conformer (``"single"``), else all (at most 24).
         mode: ``"single"``: one conformer, element colours. ``"grid"``: one panel per conformer, ``columns``
             per row, captions, mouse-linked; a Mol/ensemble ``reference`` is drawn faintly (grey) in every panel.
-            ``"overlay"``: all selected conformers in one panel in blue (:data:`GENERATED_COLOR`), plus the
-            conformers ``reference_ids`` (default all, at most 24) of a Mol/ensemble ``reference`` in orange
-            (:data:`REFERENCE_COLOR`).
+            ``"overlay"``: all selected conformers in one panel as thin blue sticks (:data:`GENERATED_COLOR`),
+            plus the conformers ``reference_ids`` (default all, at most 24) of a Mol/ensemble ``reference`` as
+            thinner translucent orange sticks (:data:`REFERENCE_COLOR`), and a legend with both counts.
+            Captions and the legend are pinned to the screen (they stay readable while rotating).
         reference: the alignment target, as in :func:`aligned_coordinates`: ``None`` (the first selected
             conformer), an ``int`` conformer id, or a Mol/ensemble with the same atoms (its conformer
             ``ref_conf_id``, default the first of ``reference_ids``).
@@ -191,10 +228,7 @@ def show_conformers(
     elif mode == "single":
         panels = [[(blocks[0], _BALL_AND_STICK)]]
     else:
-        panels = [
-            [(b, {"stick": {"color": GENERATED_COLOR, "radius": 0.12}}) for b in blocks]
-            + [(r, {"stick": {"color": REFERENCE_COLOR, "radius": 0.2}}) for r in ref_blocks]
-        ]
+        panels = [[(b, OVERLAY_STYLE) for b in blocks] + [(r, OVERLAY_REFERENCE_STYLE) for r in ref_blocks]]
     if labels is None and mode == "grid":
         labels = [f"conf {c}" for c in ids]
 
@@ -214,6 +248,8 @@ def show_conformers(
             view.addModel(block, "sdf", **cell)
             view.setStyle({"model": i}, style, **cell)
         if labels is not None and mode != "overlay":
-            view.addLabel(labels[p], _label_spec(xyz[p]), **cell)
+            view.addLabel(labels[p], _label_spec(), **cell)
+    if mode == "overlay":
+        view.addLabel(_overlay_legend(len(blocks), len(ref_blocks)), _label_spec())
     view.zoomTo()
     return view

@@ -9,15 +9,34 @@ valid value works again.
 from __future__ import annotations
 
 import html
+import uuid
 from copy import deepcopy
 
 import ipywidgets as W
 import numpy as np
 import plotly.graph_objects as go
+from plotly.serializers import custom_serializers
+from traitlets import Dict, observe
 
-__all__ = ["View", "new_figure", "as_widget", "sync_figure", "polyline", "segments", "curves", "slider_opts"]
+__all__ = [
+    "View",
+    "FigureWidget",
+    "new_figure",
+    "as_widget",
+    "sync_figure",
+    "loading_note_html",
+    "polyline",
+    "segments",
+    "curves",
+    "slider_opts",
+]
 
 READOUT_CLASS = "symviz-readout"
+LOADING_CLASS = "symviz-plot-loading"
+LOADING_TEXT = (
+    "Loading the interactive plot\u2026 (plotly.js, about 5 MB, is loaded into the page first: a few "
+    "seconds, longest for the first plot of a notebook)"
+)
 FONT = dict(size=11)
 
 
@@ -51,6 +70,39 @@ def new_figure(cols: int = 1, width: int = 520, height: int = 430, titles=None) 
     return fig
 
 
+class FigureWidget(go.FigureWidget):
+    """plotly's FigureWidget without the second round trip after every redraw.
+
+    After each restyle or relayout plotly's browser view sends the kernel the values plotly.js filled in
+    (``_js2py_traceDeltas``, ``_js2py_layoutDelta``: tens of kB for a few hundred points); the kernel folds
+    them into the figure's defaults and ipywidgets echoes them back. symviz never reads those defaults, but the
+    kernel stayed busy for 0.1-1 s after each slider step, so the next step waited (measured by
+    ``benchmarks/browser_latency.py``). Here the deltas only close the edit (what ``batch_update`` and
+    edit-completed callbacks wait for), and no delta is echoed back. Everything else is plotly's.
+    """
+
+    _js2py_traceDeltas = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
+    _js2py_layoutDelta = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
+
+    @observe("_js2py_traceDeltas")
+    def _handler_js2py_traceDeltas(self, change):
+        msg = change["new"]
+        if msg and msg.get("trace_edit_id") == self._last_trace_edit_id:
+            self._trace_edit_in_process = False
+            if not self._layout_edit_in_process:
+                while self._waiting_edit_callbacks:
+                    self._waiting_edit_callbacks.pop()()
+
+    @observe("_js2py_layoutDelta")
+    def _handler_js2py_layoutDelta(self, change):
+        msg = change["new"]
+        if msg and msg.get("layout_edit_id") == self._last_layout_edit_id:
+            self._layout_edit_in_process = False
+            if not self._trace_edit_in_process:
+                while self._waiting_edit_callbacks:
+                    self._waiting_edit_callbacks.pop()()
+
+
 def as_widget(fig: go.Figure) -> go.FigureWidget:
     """The FigureWidget of a finished figure.
 
@@ -58,8 +110,26 @@ def as_widget(fig: go.Figure) -> go.FigureWidget:
     asynchronously, and edit messages (add trace, restyle) that arrive before it is ready are dropped; a view
     can also render before a later full-state update is applied. A widget whose *opening* state already holds
     every trace renders correctly in either case; later edits (slider moves) come after it is ready.
+
+    In a Jupyter kernel it first displays a note that says the plot is loading (:func:`loading_note_html`).
     """
-    return go.FigureWidget(fig)
+    _show_loading_note()
+    return FigureWidget(fig)
+
+
+def _show_loading_note() -> None:
+    """Display :func:`loading_note_html` when running in a Jupyter kernel (a no-op in plain Python and tests)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:  # pragma: no cover - IPython comes with ipywidgets
+        return
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return
+    from IPython.display import HTML, display
+
+    display(HTML(loading_note_html()))
 
 
 def sync_figure(fig: go.FigureWidget) -> None:
@@ -71,6 +141,54 @@ def sync_figure(fig: go.FigureWidget) -> None:
     if hasattr(fig, "_widget_data") and hasattr(fig, "_layout_obj"):
         fig._widget_layout = deepcopy(fig._layout_obj._props)
         fig._widget_data = deepcopy(fig._data)
+
+
+_LOADING_JS = """
+(function () {
+  var id = "__ID__", t0 = Date.now(), known = null;
+  (function poll() {
+    var note = document.getElementById(id);
+    if (!note) { if (Date.now() - t0 < 20000) { window.setTimeout(poll, 100); } return; }
+    if (known === null) { known = new Set(document.querySelectorAll(".js-plotly-plot")); }
+    var drawn = [].some.call(document.querySelectorAll(".js-plotly-plot .main-svg"), function (svg) {
+      return !known.has(svg.closest(".js-plotly-plot"));
+    });
+    if (drawn) {
+      var child = note.closest(".jp-OutputArea-child, .output_area");
+      (child || note).style.display = "none";
+      return;
+    }
+    if (Date.now() - t0 > 180000) {
+      note.textContent = "The interactive plot has not appeared after 3 minutes: look for an error in the browser " +
+        "console, or run the cell again.";
+      return;
+    }
+    window.setTimeout(poll, 100);
+  })();
+})();
+"""
+
+
+def loading_note_html(uid: str | None = None) -> str:
+    """HTML (with a small script) that says "Loading the interactive plot…" and hides itself (its whole output)
+    as soon as a new plotly plot has been drawn on the page.
+
+    Why: every FigureWidget ships plotly's 5 MB script to the page, which parses and runs it before the widget
+    (controls included) appears: seconds with nothing to see, longest for the first plot of a notebook. The
+    note is displayed by :func:`as_widget` *before* the FigureWidget exists, so it reaches the page and is
+    painted before the large message that keeps the browser busy.
+    """
+    uid = uid or f"symviz-loading-{uuid.uuid4().hex[:12]}"
+    return (
+        f'<div id="{uid}" class="{LOADING_CLASS}" style="padding:6px 10px;margin:2px 0;background:#f4f6fb;'
+        f'border:1px solid #d0d7e6;border-radius:4px;color:#333;font:13px sans-serif;max-width:640px">'
+        # a spinner: a transform animation runs on the compositor, so it turns while the page is busy
+        "<style>@keyframes symviz-spin { to { transform: rotate(360deg); } }</style>"
+        '<span style="display:inline-block;width:10px;height:10px;margin-right:8px;border:2px solid #7a86a8;'
+        'border-top-color:transparent;border-radius:50%;animation:symviz-spin 0.9s linear infinite"></span>'
+        f"{html.escape(LOADING_TEXT)}</div>"
+        f'<script type="text/javascript">{_LOADING_JS.replace("__ID__", uid)}</script>'
+    )
 
 
 def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -1,5 +1,6 @@
-"""ConformerViewer: conformer, t and K sliders over :func:`symviz.molecules.conformer_frame`, drawn with
-:func:`symviz.viz.molview.show_conformers` (py3Dmol, offline) in an ``ipywidgets.Output`` (tutorial 08)."""
+"""ConformerViewer: conformer, t and K sliders over :func:`symviz.molecules.conformer_frame`, drawn in three
+linked 3D panels that are updated in place (:class:`symviz.widgets._mol3d.MolPanels`, offline 3Dmol.js;
+tutorial 08)."""
 
 from __future__ import annotations
 
@@ -8,15 +9,18 @@ import html
 import ipywidgets as W
 
 from symviz import molecules
-from symviz.viz.molview import conformers_to_mol, show_conformers
 from symviz.widgets._base import View, slider_opts
+from symviz.widgets._mol3d import MolPanels
 
 __all__ = ["ConformerViewer"]
 
+#: the legend under the panels (HTML pinned to the screen)
+LEGEND = "ball and stick: the panel's cloud (element colours) \u00b7 thin grey sticks: x0, the same in every panel"
+
 
 def _opts(label_width: str = "20px") -> dict:
-    """Slider options: update on release (each update draws a new WebGL viewer, so no live dragging)."""
-    return {**slider_opts(width="280px", label_width=label_width), "continuous_update": False}
+    """Slider options: live updates (a move only sends new coordinates to the existing 3D viewers)."""
+    return slider_opts(width="280px", label_width=label_width)
 
 
 class ConformerViewer(View):
@@ -56,7 +60,8 @@ class ConformerViewer(View):
             raise ValueError("ensembles: need at least one molecule")
         self.items, self.max_k, self.size = items, int(max_k), (width, height)
         self._prepared: dict[int, molecules.PreparedMolecule] = {}
-        self.view = None  # the last py3Dmol view (what the Output shows)
+        self.panels = MolPanels(width=width, height=height)
+        self.view = None  # the 3D panels once a frame was drawn (the same MolPanels for the widget's life)
         self.params = dict(molecule=molecule, conf=conf, t=t, K=K, seed=seed)
         first = self.prepared(molecule) if 0 <= molecule < len(items) else self.prepared(0)
         self.controls = {
@@ -75,11 +80,10 @@ class ConformerViewer(View):
                 layout=W.Layout(width="420px"),
                 style={"description_width": "70px"},
             )
-        self.output = W.Output(layout=W.Layout(width=f"{width + 10}px", min_height=f"{height + 10}px"))
         self._wire()
         c = self.controls
         rows = [W.HBox([c["molecule"]])] if "molecule" in c else []
-        self.widget = W.VBox(rows + [W.HBox([c["conf"], c["t"], c["K"]]), self.readout, self.output])
+        self.widget = W.VBox(rows + [W.HBox([c["conf"], c["t"], c["K"]]), self.readout, self.panels])
         self.update()
 
     # -- molecules ------------------------------------------------------------------------------
@@ -141,33 +145,21 @@ class ConformerViewer(View):
             self.prepared(p["molecule"]), conf=p["conf"], t=p["t"], K=p["K"], seed=p["seed"], max_k=self.max_k
         )
 
-    def render(self, fr, molecule: int):
-        """The py3Dmol view of a frame: x0 | x_t | orbit target, each over a grey ghost of x0 (stored frames,
-        no alignment: the shrinking of the target towards the centre is part of the picture)."""
-        import numpy as np
-
-        mol = self.prepared(molecule).mol
-        ghost = conformers_to_mol(mol, fr.x0)
-        return show_conformers(
-            mol,
-            coords=np.stack([fr.x0, fr.xt, fr.target]),
-            mode="grid",
-            columns=3,
-            reference=ghost,
-            align=False,
-            width=self.size[0],
-            height=self.size[1],
-            labels=[f"x0: conformer {fr.conf}", f"x_t at t = {fr.t:.2f}", f"orbit target, K = {fr.K}"],
+    def render(self, fr, molecule: int) -> MolPanels:
+        """Push a frame into the 3D panels: x0 | x_t | orbit target, each over a grey ghost of x0 (stored
+        frames, no alignment: the shrinking of the target towards the centre is part of the picture). The
+        panels' viewers stay; only coordinates and captions travel (see :class:`MolPanels`)."""
+        self.panels.show(
+            self.prepared(molecule).mol,
+            [fr.x0, fr.xt, fr.target],
+            captions=[f"x0: conformer {fr.conf}", f"x_t at t = {fr.t:.2f}", f"orbit target, K = {fr.K}"],
+            ghost=fr.x0,
+            legend=LEGEND,
         )
+        return self.panels
 
     def draw(self, fr) -> None:
-        from IPython import get_ipython
-
-        if get_ipython() is None:  # no kernel: nothing to display into (tests read self.view)
-            return
-        with self.output:
-            self.output.clear_output(wait=True)
-            self.view.show()
+        """Nothing to do: :meth:`render` already moved the atoms (the View protocol's redraw step)."""
 
     def describe(self, fr) -> str:
         note = ""

@@ -7,11 +7,16 @@
   prompt are off, and every cell is attached to the DOM (windowing mode "none").
 - ``browser`` (session): Chromium from ``shutil.which("chromium")`` (never ``playwright install``).
 - ``lab`` (per test): a fresh context (1300x2200 viewport) in which every request to a host other than
-  127.0.0.1 is recorded and aborted; teardown closes it and shuts down all kernels.
+  127.0.0.1 is recorded and aborted, and uncaught page errors (``pageerror``) and console warnings are
+  recorded (``LabPage.assert_no_page_errors``); teardown closes it and shuts down all kernels.
+
+The same pieces without pytest (``running_lab``, ``chromium_browser``, ``lab_page``) drive
+``benchmarks/browser_latency.py``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -145,8 +150,10 @@ _STATE_JS = """() => {
 class LabPage:
     """One notebook opened in JupyterLab, with helpers to run it and inspect what it shows."""
 
-    def __init__(self, page, server: LabServer, external: list[str], artifacts: Path):
+    def __init__(self, page, server: LabServer, external: list[str], artifacts: Path, page_errors=None, console=None):
         self.page, self.server, self.external, self.artifacts = page, server, external, artifacts
+        self.page_errors: list[str] = [] if page_errors is None else page_errors  # uncaught exceptions
+        self.console: list[str] = [] if console is None else console  # console warnings and errors
 
     def state(self) -> dict:
         return self.page.evaluate(_STATE_JS)
@@ -247,17 +254,20 @@ class LabPage:
     def assert_no_external_requests(self) -> None:
         assert not self.external, "requests left 127.0.0.1 (vendor the JS instead):\n" + "\n".join(self.external)
 
+    def assert_no_page_errors(self) -> None:
+        """No uncaught exception in the page (Playwright's ``pageerror``) and no WebGL context warning."""
+        assert not self.page_errors, "uncaught errors in the page:\n" + "\n-----\n".join(self.page_errors)
+        webgl = [m for m in self.console if "WebGL" in m and ("Too many" in m or "context lost" in m.lower())]
+        assert not webgl, "WebGL context warnings (a view creates a new context per update?):\n" + "\n".join(webgl)
+
     def _log(self) -> str:
         return "---- jupyter lab log (tail) ----\n" + self.server.log_tail(2000)
 
 
-@pytest.fixture(scope="session")
-def lab_server(tmp_path_factory) -> LabServer:
-    if not BROWSER_READY:
-        pytest.skip(SKIP_REASON)
-    base = tmp_path_factory.mktemp("lab")
+def _start_server(base: Path, source: Path) -> LabServer:
+    """Copy ``source`` (a folder of notebooks) to ``base/tutorials`` and start a private JupyterLab there."""
     root = base / "tutorials"
-    shutil.copytree(TUTORIALS, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    shutil.copytree(source, root, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
     if (ROOT / "data").is_dir():
         (base / "data").symlink_to(ROOT / "data", target_is_directory=True)
     env = dict(os.environ, OMP_WAIT_POLICY="PASSIVE", PYTHONHASHSEED="0")
@@ -300,15 +310,26 @@ def lab_server(tmp_path_factory) -> LabServer:
                         f"jupyter lab did not answer within {SERVER_START_TIMEOUT_S} s:\n{server.log_tail()}"
                     ) from None
                 time.sleep(0.5)
+    except BaseException:
+        _stop(proc)
+        raise
+    return server
+
+
+@contextlib.contextmanager
+def running_lab(base: Path, source: Path = TUTORIALS):
+    """A :class:`LabServer` over a copy of ``source`` in ``base`` (stopped, with its kernels, on exit).
+    Used by the fixtures below and by ``benchmarks/browser_latency.py``."""
+    server = _start_server(Path(base), Path(source))
+    try:
         yield server
     finally:
-        _stop(proc)
+        _stop(server.proc)
 
 
-@pytest.fixture(scope="session")
-def browser():
-    if not BROWSER_READY:
-        pytest.skip(SKIP_REASON)
+@contextlib.contextmanager
+def chromium_browser():
+    """Debian's Chromium under Playwright with the flags of docs/architecture.md#browser-tests."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -319,12 +340,15 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def lab(lab_server, browser):
-    """A :class:`LabPage` on a fresh, network-fenced browser context."""
+@contextlib.contextmanager
+def lab_page(browser, server: LabServer, artifacts: Path = ARTIFACTS):
+    """A :class:`LabPage` on a fresh browser context (1300x2200) in which every request to a host other than
+    127.0.0.1 is recorded and aborted, and uncaught page errors and console warnings are recorded."""
     context = browser.new_context(viewport={"width": 1300, "height": 2200})
     context.set_default_timeout(60_000)
     external: list[str] = []
+    page_errors: list[str] = []
+    console: list[str] = []
 
     def fence(route):
         url = route.request.url
@@ -340,12 +364,40 @@ def lab(lab_server, browser):
         "websocket",
         lambda ws: None if urlsplit(ws.url).hostname in LOCAL_HOSTS else external.append(f"WS {ws.url}"),
     )
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.on("pageerror", lambda err: page_errors.append(f"{err.name}: {err.message}\n{err.stack or ''}"[:3000]))
+    page.on(
+        "console",
+        lambda msg: console.append(f"{msg.type}: {msg.text}"[:1000]) if msg.type in ("warning", "error") else None,
+    )
+    artifacts.mkdir(parents=True, exist_ok=True)
     try:
-        yield LabPage(page, lab_server, external, ARTIFACTS)
+        yield LabPage(page, server, external, artifacts, page_errors, console)
     finally:
         context.close()
         try:
-            lab_server.shutdown_all_kernels()
+            server.shutdown_all_kernels()
         except OSError:
             pass
+
+
+@pytest.fixture(scope="session")
+def lab_server(tmp_path_factory) -> LabServer:
+    if not BROWSER_READY:
+        pytest.skip(SKIP_REASON)
+    with running_lab(tmp_path_factory.mktemp("lab")) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not BROWSER_READY:
+        pytest.skip(SKIP_REASON)
+    with chromium_browser() as b:
+        yield b
+
+
+@pytest.fixture
+def lab(lab_server, browser):
+    """A :class:`LabPage` on a fresh, network-fenced browser context (see :func:`lab_page`)."""
+    with lab_page(browser, lab_server) as page:
+        yield page
