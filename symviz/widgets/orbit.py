@@ -111,11 +111,12 @@ class OrbitExplorer(View):
             go.Scatter(
                 name="candidates g_k·x0",
                 mode="markers",
-                marker=dict(
+                marker=dict(  # fixed colour range: a moving cmax would re-lay out the colour bar on every move
                     colorscale="Viridis",
                     cmin=0,
+                    cmax=1,
                     showscale=True,
-                    colorbar=dict(title="w_k", x=0.44, len=0.8, thickness=10),
+                    colorbar=dict(title="w_k / max w", x=0.44, len=0.8, thickness=10),
                 ),
             ),
             1,
@@ -242,7 +243,7 @@ class OrbitExplorer(View):
         w = np.repeat(fr.weights, n)
         wmax = max(float(fr.weights.max()), 1e-12)
         d[1].update(x=cands[:, 0], y=cands[:, 1])
-        d[1].marker.update(color=w, cmax=wmax, size=5 + 11 * np.sqrt(w / wmax))
+        d[1].marker.update(color=w / wmax, size=5 + 11 * np.sqrt(w / wmax))
         for i, pts in ((3, fr.xt), (4, fr.mc_target), (5, fr.exact_target)):
             x, y = polyline(pts, n > 2)
             d[i].update(x=x, y=y)
