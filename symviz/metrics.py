@@ -154,8 +154,8 @@ def gradient_variance(
     for t in torch.as_tensor(t_values, dtype=data.dtype).reshape(-1):
         idx = torch.randint(0, data.shape[0], (m,), generator=generator)
         msk = None if mask is None else mask[idx]
-        grp = None if group_of is None else group_of(idx)
-        batch = loss_fn.sample(data[idx], t=t.expand(m), generator=generator, mask=msk, group=grp)
+        extra_kw = {} if group_of is None else {"group": group_of(idx)}  # custom losses may not take group=
+        batch = loss_fn.sample(data[idx], t=t.expand(m), generator=generator, mask=msk, **extra_kw)
         extra = [net_kwargs[name][idx] for name in names]
         dims = (None, 0, 0, 0, 0, None if msk is None else 0, *[0] * len(extra))
         grads = vmap(grad(single), in_dims=dims)(params, batch.xt, batch.t, batch.target, batch.weight, msk, *extra)
