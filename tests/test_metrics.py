@@ -194,3 +194,25 @@ def test_gradient_variance_with_a_group_per_sample():
     assert torch.allclose(gv[0], ((g - g.mean(0)) ** 2).sum() / (m - 1), rtol=1e-9)
     own = gradient_variance(loss, net, data, [0.3], num_samples=m, generator=torch.Generator().manual_seed(2))
     assert not torch.allclose(own, gv)
+
+
+def test_gradient_variance_accepts_a_custom_loss_without_group():
+    """A user loss with ``sample(x0, t, generator, mask)`` only (as tutorial 05 writes one) still works."""
+
+    class Wrapped:
+        def __init__(self, base):
+            self.base = base
+
+        def sample(self, x0, t=None, generator=None, mask=None):
+            return self.base.sample(x0, t=t, generator=generator, mask=mask)
+
+        def per_sample(self, pred, batch):
+            return self.base.per_sample(pred, batch)
+
+    torch.manual_seed(0)
+    net = TimeMLP(4, 2, hidden=8, depth=1).double()
+    data = cloud_dataset(32).double()
+    base = DenoisingLoss(VPSchedule(), "augment", SO2())
+    got = gradient_variance(Wrapped(base), net, data, [0.5], num_samples=8, generator=torch.Generator().manual_seed(1))
+    ref = gradient_variance(base, net, data, [0.5], num_samples=8, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(got, ref)
