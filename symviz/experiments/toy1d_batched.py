@@ -48,7 +48,7 @@ from symviz.experiments.toy1d_protocol import (
     validation_error,
     w2_to_pm1,
 )
-from symviz.experiments.toy1d_unbatched import curve_summary
+from symviz.experiments.toy1d_unbatched import check_resume, curve_summary
 
 __all__ = ["BatchedEquiNet", "StackedAdam", "init_runs", "train_batched"]
 
@@ -302,7 +302,7 @@ def train_batched(
     arguments are those of ``train_one``; the checkpoint holds the whole batch (stacked weights, optimizer,
     every run's generator, curves and best weights) and resumes only with the same pairs and settings.
     """
-    from symviz.train import CheckpointError, load_checkpoint, save_checkpoint
+    from symviz.train import load_checkpoint, save_checkpoint
 
     pairs = [(check_variant(v), int(s)) for v, s in pairs]
     if not pairs or len(set(pairs)) != len(pairs):
@@ -325,17 +325,7 @@ def train_batched(
     run_info = {"pairs": [list(p) for p in pairs], "val_every": int(val_every), "log_every": int(log_every)}
     if resume and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path)  # checked first, loaded below
-        tr = state.get("training") or {}
-        if tr.get("run") != run_info:
-            raise CheckpointError(
-                f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
-                f"resume with the same settings"
-            )
-        if int(state["step"]) > steps:
-            raise CheckpointError(
-                f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
-                f"{state['step']}"
-            )
+        tr = check_resume(state, run_info, steps, checkpoint_path)
         model.load_state_dict(state["model"])
         opt.load_state_dict(tr["adam"])
         draws.restore(int(tr["draw_start"]), tr["rng"])

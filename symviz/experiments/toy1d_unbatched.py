@@ -40,6 +40,25 @@ def optimizer_of(params, foreach: bool | None = None):
     return opt, torch.optim.lr_scheduler.StepLR(opt, step_size=8000, gamma=0.8)
 
 
+def check_resume(state: dict, run_info: dict, steps: int, checkpoint_path) -> dict:
+    """The ``training`` block of a checkpoint about to be resumed, after checking that it belongs to this run
+    (``run_info``) and is not past ``steps``; CheckpointError saying what to do otherwise."""
+    from symviz.train import CheckpointError
+
+    tr = state.get("training") or {}
+    if tr.get("run") != run_info:
+        raise CheckpointError(
+            f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
+            f"resume with the same settings"
+        )
+    if int(state["step"]) > steps:
+        raise CheckpointError(
+            f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
+            f"{state['step']}"
+        )
+    return tr
+
+
 def curve_summary(curve_step, curve_loss, steps: int) -> float:
     """The mean logged training loss over the second half of the run (NaN if nothing was logged there)."""
     steps_arr, loss_arr = np.array(curve_step), np.array(curve_loss)
@@ -66,7 +85,7 @@ def train_one(
     ``resume=True`` continues from it when it exists (the same ``variant``, ``seed``, ``val_every`` and
     ``log_every``), ending with exactly the numbers of an uninterrupted run.
     """
-    from symviz.train import CheckpointError, load_checkpoint, save_checkpoint
+    from symviz.train import load_checkpoint, save_checkpoint
 
     check_variant(variant)
     steps = check_positive_int(steps, "steps")
@@ -91,17 +110,7 @@ def train_one(
     run_info = {"variant": variant, "seed": int(seed), "val_every": int(val_every), "log_every": int(log_every)}
     if resume and Path(checkpoint_path).exists():
         state = load_checkpoint(checkpoint_path, net, opt, sched)
-        tr = state.get("training") or {}
-        if tr.get("run") != run_info:
-            raise CheckpointError(
-                f"{checkpoint_path} belongs to another run ({tr.get('run')}, now {run_info}); delete it or "
-                f"resume with the same settings"
-            )
-        if int(state["step"]) > steps:
-            raise CheckpointError(
-                f"{checkpoint_path} is at step {state['step']}, past steps={steps}; delete it or pass steps >= "
-                f"{state['step']}"
-            )
+        tr = check_resume(state, run_info, steps, checkpoint_path)
         torch.set_rng_state(tr["rng"])
         curve_step, curve_loss, val_step, val_err = (list(tr["curve"][k]) for k in ("step", "loss", "vs", "ve"))
         best = (float(tr["best_error"]), int(tr["best_step"]), tr["best_state"])
