@@ -28,8 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from symviz._checks import check_positive_int
 from symviz.diffusion import VPSchedule, center, ddim_sample
 from symviz.molecules.features import collate_features, featurize
+from symviz.molecules.stereo import chiral_centres, invert_wrong_centres
 
 __all__ = [
     "MODELS",
@@ -176,13 +178,19 @@ def sample_conformers(
     schedule: VPSchedule | None = None,
     progress: bool = False,
     device="cpu",
+    start: Sequence[np.ndarray] | None = None,
+    t_start: float = 1.0,
 ) -> list[np.ndarray]:
     """Sample ``num_confs[i]`` conformers of each molecule ``mols[i]`` (RDKit Mols with explicit hydrogens).
 
     Args:
-        net: ``net(x_t, t, mask=, node_attr=, edge_attr=) -> x0_hat``. steps: DDIM steps (default 50).
+        net: ``net(x_t, t, mask=, node_attr=, edge_attr=) -> x0_hat``. steps: DDIM steps (default 50), on
+            ``linspace(t_start, 0, steps + 1)``.
         seed: with the molecule and conformer index, fixes each conformer's prior noise (deterministic).
         batch_size: conformers per padded batch (molecules are sorted by size to limit padding).
+        start, t_start: partial sampling (SDEdit): ``start[i]`` ``(num_confs[i], n_i, 3)`` conformers are
+            noised to ``t_start`` in (0, 1], ``x = alpha x0 + sigma eps`` (Eq. 1 of the paper, with the seeded
+            noise above), and denoised from there. Default: from the prior at t = 1.
     Returns:
         one ``(num_confs[i], n_i, 3)`` float64 array per molecule, in its atom order (Å, centred).
     """
@@ -191,8 +199,20 @@ def sample_conformers(
     for k in num_confs:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"num_confs: every entry must be an integer >= 1; got {k!r}")
+    steps = check_positive_int(steps, "steps")
+    if not 0.0 < float(t_start) <= 1.0:
+        raise ValueError(f"t_start must be in (0, 1]; got {t_start!r}")
     schedule = schedule or VPSchedule("cosine")
     feats = [featurize(m) for m in mols]
+    if start is not None:
+        start = [np.asarray(s, dtype=np.float64) for s in start]
+        shapes = [(int(k), f.n_atoms, 3) for k, f in zip(num_confs, feats)]
+        if len(start) != len(mols) or any(s.shape != sh for s, sh in zip(start, shapes)):
+            raise ValueError(
+                f"start needs one (num_confs[i], n_i, 3) array per molecule, shapes {shapes}; "
+                f"got {[s.shape for s in start]}"
+            )
+    alpha, sigma = (float(v) for v in schedule.alpha_sigma(torch.tensor(float(t_start), dtype=torch.float64)))
     jobs = sorted(((f.n_atoms, i, j) for i, f in enumerate(feats) for j in range(int(num_confs[i]))), reverse=True)
     out = [np.zeros((int(k), f.n_atoms, 3)) for k, f in zip(num_confs, feats)]
     batches = [jobs[s : s + batch_size] for s in range(0, len(jobs), batch_size)]
@@ -208,11 +228,16 @@ def sample_conformers(
         for r, (n, i, j) in enumerate(batch):
             x[r, :n] = _prior(seed, i, j, n)
         x = center(x, mask)
+        if start is not None:
+            x0 = torch.zeros_like(x)
+            for r, (n, i, j) in enumerate(batch):
+                x0[r, :n] = torch.as_tensor(start[i][j], dtype=x.dtype)
+            x = alpha * center(x0, mask) + sigma * x
         y = ddim_sample(
             net,
             tuple(x.shape),
             schedule,
-            steps=steps,
+            times=torch.linspace(float(t_start), 0.0, steps + 1, dtype=torch.float64),
             x_init=x.to(device),
             mask=mask.to(device),
             node_attr=tab["node"].to(device),
@@ -256,21 +281,28 @@ def reverse_trajectory(net, mol, *, steps: int = 50, seed: int = 0, conf_index: 
 # ----------------------------------------------------------------------------------------------
 
 
+# What a reflection makes of each CIP label: R <-> S; a pseudo-asymmetric centre (r, s) keeps its label, since
+# the mirror inverts both its arrangement and the chirality of the ligands that rank it (tests check both).
+_MIRROR = {"R": "S", "S": "R", "r": "r", "s": "s"}
+
+
 def stereo_centres(mol) -> dict[int, str]:
-    """The molecule's specified tetrahedral stereocentres, ``{atom index: "R" | "S"}`` (from its chiral tags)."""
+    """The molecule's specified tetrahedral stereocentres, ``{atom index: "R" | "S" | "r" | "s"}`` (from its chiral
+    tags; lower case: a pseudo-asymmetric centre, e.g. in a cage, whose label a reflection keeps)."""
     from rdkit import Chem
 
     return dict(Chem.FindMolChiralCenters(Chem.Mol(mol), includeUnassigned=False, useLegacyImplementation=False))
 
 
 def _centres_from_3d(mol, coords: np.ndarray, centres: Sequence[int]) -> list[str | None]:
-    """CIP labels of ``centres`` assigned from the coordinates ``(n, 3)`` (None where none is perceived)."""
+    """CIP labels (R, S, r, s) of ``centres`` assigned from the coordinates ``(n, 3)`` (None where none is
+    perceived)."""
     from rdkit import Chem
 
     m = conformer_mol(mol, coords[None])
     Chem.AssignStereochemistryFrom3D(m)
     labels = dict(Chem.FindMolChiralCenters(m, includeUnassigned=True, useLegacyImplementation=False))
-    return [labels.get(c) if labels.get(c) in ("R", "S") else None for c in centres]
+    return [labels.get(c) if labels.get(c) in _MIRROR else None for c in centres]
 
 
 @dataclass
@@ -300,14 +332,13 @@ def fix_chirality(mol, coords: np.ndarray) -> tuple[np.ndarray, ChiralityReport,
         return coords, ChiralityReport(k, 0, 0, 0), np.ones(k, dtype=bool)
     centres = sorted(want)
     target = [want[c] for c in centres]
-    flip = {"R": "S", "S": "R"}
     ok = np.zeros(k, dtype=bool)
     reflected = 0
     for j in range(k):
         got = _centres_from_3d(mol, coords[j], centres)
         if got == target:
             ok[j] = True
-        elif all(g is not None and flip[g] == w for g, w in zip(got, target)):
+        elif all(g is not None and _MIRROR[g] == w for g, w in zip(got, target)):
             coords[j] = -coords[j]
             reflected += 1
             ok[j] = _centres_from_3d(mol, coords[j], centres) == target
@@ -317,23 +348,71 @@ def fix_chirality(mol, coords: np.ndarray) -> tuple[np.ndarray, ChiralityReport,
 @dataclass
 class StereoSampling:
     """What :func:`sample_with_stereo` did per molecule: the chirality fix's report on the first draw, how many
-    conformers were ``resampled`` (wrong after the fix, drawn again) and ``ok`` ``(k,)`` at the end."""
+    conformers were ``repaired`` (right after the local inversion and re-denoising) and ``resampled`` (drawn
+    again), and ``ok`` ``(k,)``: every stereocentre right at the end."""
 
     report: ChiralityReport
     resampled: int
     ok: np.ndarray
+    repaired: int = 0
+
+
+def _repair(net, mols, coords, oks, *, t_start: float, steps: int, seed: int, **kwargs) -> list[np.ndarray]:
+    """Local inversion of the wrong centres (:func:`symviz.molecules.stereo.invert_wrong_centres`) of the
+    conformers not ``ok``, then partial sampling from ``t_start`` to relax them; returns per molecule the
+    ``(k,)`` mask of conformers now right, whose new coordinates are written into ``coords`` in place."""
+    todo = [i for i, ok in enumerate(oks) if not ok.all() and any(c.pivot >= 0 for c in chiral_centres(mols[i]))]
+    fixed = [np.zeros(len(ok), dtype=bool) for ok in oks]
+    if not todo:
+        return fixed
+    start = [invert_wrong_centres(coords[i][~oks[i]], chiral_centres(mols[i]))[0] for i in todo]
+    relaxed = sample_conformers(
+        net,
+        [mols[i] for i in todo],
+        [len(x) for x in start],
+        start=start,
+        t_start=t_start,
+        steps=steps,
+        seed=seed,
+        **kwargs,
+    )
+    for i, y in zip(todo, relaxed):
+        y, _, ok_new = fix_chirality(mols[i], y)
+        wrong = np.flatnonzero(~oks[i])
+        coords[i][wrong[ok_new]] = y[ok_new]
+        fixed[i][wrong[ok_new]] = True
+    return fixed
 
 
 def sample_with_stereo(
-    net, mols: Sequence, num_confs: Sequence[int], *, retries: int = 3, seed: int = 0, first=None, **kwargs
+    net,
+    mols: Sequence,
+    num_confs: Sequence[int],
+    *,
+    retries: int = 3,
+    repair: bool = True,
+    repair_t: float = 0.05,
+    repair_steps: int = 5,
+    seed: int = 0,
+    first=None,
+    **kwargs,
 ):
-    """:func:`sample_conformers`, the chirality fix, then up to ``retries`` redraws of the conformers whose
-    stereocentres are still wrong (a rejection step, like ETKDG's chiral-volume check; ``retries=0``: the fix only).
+    """:func:`sample_conformers`, then the stereo checks a chemist expects of a conformer generator.
 
-    Redraws use their own deterministic streams (``seed`` and the round), so the result depends only on the
-    inputs. A conformer still wrong after the last round is kept as drawn. ``kwargs`` go to
-    :func:`sample_conformers` (``steps``, ``batch_size``, ``progress``, ``device``, ``schedule``); ``first``: the
-    first draw if already sampled (``sample_conformers``'s output for the same arguments; not modified).
+    1. The chirality fix (:func:`fix_chirality`): a conformer with *every* stereocentre inverted is mirrored.
+    2. ``repair``: a conformer with only *some* centres inverted gets those centres inverted locally (each
+       centre and its smallest free branch reflected through the plane of its other three neighbours, see
+       :mod:`symviz.molecules.stereo`), then is noised to ``repair_t`` and denoised in ``repair_steps`` DDIM
+       steps so the model relaxes the moved atoms. Like ETKDG's chiral-volume constraints, this enforces the
+       stereo the molecule asks for; the model's geometry is kept everywhere else.
+    3. Up to ``retries`` redraws of the conformers still wrong (a rejection step, like ETKDG re-embedding on a
+       wrong chiral volume), each followed by 1 and 2.
+
+    Redraws and repairs use their own deterministic streams (``seed`` and the round), so the result depends only
+    on the inputs. A conformer still wrong at the end is its last draw (after the fix).
+    ``retries=0, repair=False``: the fix only. ``kwargs`` go to :func:`sample_conformers` (``steps``,
+    ``batch_size``, ``progress``, ``device``, ``schedule``); ``first``: the first draw if already sampled
+    (``sample_conformers``'s output for the same arguments; not modified).
     Returns ``(coords, info)``: one ``(k_i, n_i, 3)`` array and one :class:`StereoSampling` per molecule.
     """
     if isinstance(retries, bool) or not isinstance(retries, (int, np.integer)) or retries < 0:
@@ -344,20 +423,43 @@ def sample_with_stereo(
         coords[i], rep, ok = fix_chirality(mol, coords[i])
         info.append(StereoSampling(rep, 0, ok))
     kwargs.pop("progress", None)
+    steps = kwargs.pop("steps", 50)
+    relax = dict(t_start=repair_t, steps=repair_steps, **kwargs)
+
+    def settle(idx, round_):
+        if repair:
+            fixed = _repair(
+                net,
+                [mols[i] for i in idx],
+                [coords[i] for i in idx],
+                [info[i].ok for i in idx],
+                seed=seed + 104729 * (round_ + 1),
+                **relax,
+            )
+            for i, f in zip(idx, fixed):
+                info[i].repaired += int(f.sum())
+                info[i].ok |= f
+
+    settle(range(len(mols)), 0)
     for r in range(1, retries + 1):
         todo = [i for i, s in enumerate(info) if not s.ok.all()]
         if not todo:
             break
         redo = sample_conformers(
-            net, [mols[i] for i in todo], [int((~info[i].ok).sum()) for i in todo], seed=seed + 7919 * r, **kwargs
+            net,
+            [mols[i] for i in todo],
+            [int((~info[i].ok).sum()) for i in todo],
+            seed=seed + 7919 * r,
+            steps=steps,
+            **kwargs,
         )
         for i, c in zip(todo, redo):
             fixed, _, ok_new = fix_chirality(mols[i], c)
             wrong = np.flatnonzero(~info[i].ok)
             info[i].resampled += len(wrong)
-            take = wrong[ok_new]
-            coords[i][take] = fixed[ok_new]
-            info[i].ok[take] = True
+            coords[i][wrong] = fixed  # the newest draw replaces a wrong conformer, right or not
+            info[i].ok[wrong[ok_new]] = True
+        settle(todo, r)
     return coords, info
 
 
@@ -419,6 +521,7 @@ def generate(
     steps: int = 50,
     model: str = "default",
     stereo_retries: int = 10,
+    stereo_repair: bool = True,
 ):
     """``num_confs`` conformers of a molecule from a shipped model, as an ``rdkit.Chem.Mol``.
 
@@ -427,7 +530,8 @@ def generate(
         num_confs: how many conformers (>= 1). seed: fixes the result (None: a fresh random seed).
         steps: DDIM steps (default 50). model: a shipped model name (``"default"``) or a checkpoint path.
         stereo_retries: redraws of conformers whose stereocentres are wrong after the chirality fix (default 10;
-            0 keeps them as drawn), see :func:`sample_with_stereo`.
+            0 keeps them as drawn), see :func:`sample_with_stereo`. stereo_repair: invert single wrong
+            stereocentres locally and re-denoise (default True; same function).
     Returns:
         the molecule with hydrogens and ``num_confs`` conformers (Å), after the chirality fix and redraws.
     Raises ValueError naming the problem for bad input (see :func:`prepare_mol`) or ``num_confs < 1``.
@@ -440,5 +544,7 @@ def generate(
     mol = prepare_mol(mol_or_smiles, max_atoms=int(meta.get("max_atoms", 29)))
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
-    coords, _ = sample_with_stereo(net, [mol], [int(num_confs)], retries=stereo_retries, steps=steps, seed=int(seed))
+    coords, _ = sample_with_stereo(
+        net, [mol], [int(num_confs)], retries=stereo_retries, repair=stereo_repair, steps=steps, seed=int(seed)
+    )
     return conformer_mol(mol, coords[0])

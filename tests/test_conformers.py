@@ -207,10 +207,72 @@ def test_stereo_redraws_replace_only_wrong_conformers(monkeypatch):
     monkeypatch.setattr(C, "sample_conformers", fake_sample)
     for retries, wrong, redrawn in ((0, 2, 0), (1, 1, 2), (2, 0, 3)):
         seeds.clear()
-        coords, info = C.sample_with_stereo(None, [mol], [3], retries=retries, seed=5)
+        coords, info = C.sample_with_stereo(None, [mol], [3], retries=retries, repair=False, seed=5)
         assert int((~info[0].ok).sum()) == wrong and info[0].resampled == redrawn
         assert C.fix_chirality(mol, coords[0])[2].tolist() == info[0].ok.tolist()
         np.testing.assert_allclose(coords[0][0], r)  # a right first draw is never touched
         assert len(set(seeds)) == len(seeds)  # every round has its own stream
     with pytest.raises(ValueError, match="retries"):
         C.sample_with_stereo(None, [mol], [3], retries=-1)
+
+
+def test_stereo_repair_inverts_the_wrong_centre_and_relaxes(monkeypatch):
+    """repair: a conformer with one of two centres inverted is inverted locally, then handed to partial sampling
+    (start=, t_start=); what comes back right is kept and counted, what stays wrong is left as drawn."""
+    mol, right = _embedded("C[C@H](O)[C@@H](N)C")
+    _, bad = _embedded("C[C@@H](O)[C@@H](N)C")
+    calls = []
+
+    def fake_sample(net, mols, num_confs, *, seed=0, start=None, t_start=1.0, steps=50, **kw):
+        calls.append((t_start, steps, seed))
+        if start is None:  # the first draw
+            return [np.stack([right[0], bad[0], bad[0]])]
+        return [s.copy() for s in start]  # a "relaxation" that keeps the inverted coordinates
+
+    monkeypatch.setattr(C, "sample_conformers", fake_sample)
+    coords, info = C.sample_with_stereo(None, [mol], [3], retries=0, repair_t=0.1, repair_steps=4, seed=2)
+    assert info[0].ok.all() and info[0].repaired == 2 and info[0].resampled == 0
+    assert calls[1][:2] == (0.1, 4) and calls[1][2] != calls[0][2]
+    assert C.fix_chirality(mol, coords[0])[2].all()
+    np.testing.assert_allclose(coords[0][0], right[0])  # a right conformer is never touched
+    bonds = np.array([(b.GetBeginAtomIdx(), b.GetEndAtomIdx()) for b in mol.GetBonds()])
+    length = lambda p: np.linalg.norm(p[bonds[:, 0]] - p[bonds[:, 1]], axis=1)  # noqa: E731
+    np.testing.assert_allclose(length(coords[0][1]), length(bad[0]), atol=1e-9)
+
+    def undo(net, mols, num_confs, *, seed=0, start=None, **kw):  # a relaxation that brings the wrong centre back
+        return [np.stack([right[0], bad[0], bad[0]])] if start is None else [np.stack([bad[0]] * len(start[0]))]
+
+    monkeypatch.setattr(C, "sample_conformers", undo)
+    coords, info = C.sample_with_stereo(None, [mol], [3], retries=0, seed=2)
+    assert info[0].ok.tolist() == [True, False, False] and info[0].repaired == 0
+    np.testing.assert_allclose(coords[0][1], bad[0])
+
+
+def test_partial_sampling_from_t_start_with_an_oracle_net():
+    """sample_conformers(start=, t_start=): with a net that always predicts the start conformer, DDIM from any
+    t_start returns it exactly (centred); bad starts are refused."""
+    mol, x = _embedded(ALANINE)
+    x = x - x.mean(axis=1, keepdims=True)
+    target = torch.as_tensor(x[0], dtype=torch.float32)
+
+    def oracle(x_t, t, mask=None, **kw):
+        out = torch.zeros_like(x_t)
+        out[:, : target.shape[0]] = target
+        return out
+
+    for t0 in (0.05, 0.5, 1.0):
+        (y,) = C.sample_conformers(oracle, [mol], [2], start=[np.repeat(x, 2, axis=0)], t_start=t0, steps=3)
+        np.testing.assert_allclose(y, np.repeat(x, 2, axis=0), atol=1e-5)
+    with pytest.raises(ValueError, match="t_start"):
+        C.sample_conformers(oracle, [mol], [1], start=[x], t_start=0.0)
+    with pytest.raises(ValueError, match="start needs one"):
+        C.sample_conformers(oracle, [mol], [2], start=[x], t_start=0.5)
+
+
+def test_chirality_fix_reads_pseudo_asymmetric_centres():
+    """A cage with a pseudo-asymmetric centre (CIP label r/s): an ETKDG conformer is right, its mirror image is
+    reflected back. (Reading only R/S once counted every such molecule as wrong.)"""
+    mol, x = _embedded("CC[C@]12[C@@H]3CN1C[C@H]2O3")
+    assert set(C.stereo_centres(mol).values()) & {"r", "s"}
+    fixed, rep, ok = C.fix_chirality(mol, np.concatenate([x, -x]))
+    assert ok.all() and rep.reflected == 1 and rep.wrong == 0

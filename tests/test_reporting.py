@@ -190,3 +190,22 @@ def test_nan_cells_survive_the_round_trip():
     assert f"| {setting} | mlp-plain |" in table
     row = next(ln for ln in table.splitlines() if ln.startswith(f"| {setting} | mlp-plain |"))
     assert row.endswith("| – |")
+
+
+def _merge_rows(args):
+    path, worker = args
+    for k in range(5):
+        reporting.merge_json_entry(path, "runs", f"w{worker}-{k}", {"k": k}, init={"label": "x", "runs": {}})
+
+
+def test_merge_json_entry_keeps_rows_of_parallel_writers(tmp_path):
+    """Four processes add rows to one results file at once: every row survives, the file stays valid JSON."""
+    import multiprocessing as mp
+
+    path = tmp_path / "res.json"
+    reporting.merge_json_entry(path, "runs", "first", 1, init={"label": "x", "runs": {}})
+    with mp.get_context("spawn").Pool(4) as pool:
+        pool.map(_merge_rows, [(str(path), w) for w in range(4)])
+    obj = json.loads(path.read_text())
+    assert obj["label"] == "x"
+    assert set(obj["runs"]) == {"first"} | {f"w{w}-{k}" for w in range(4) for k in range(5)}

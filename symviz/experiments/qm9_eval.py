@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from symviz.covmat import DEFAULT_THRESHOLDS, coverage_matching, format_table
-from symviz.experiments.reporting import command_line, markdown_table, status, versions, write_json, write_text
+from symviz.experiments.reporting import command_line, markdown_table, merge_json_entry, status, versions, write_text
 
 __all__ = ["evaluate", "render_markdown", "acceptance_table", "main"]
 
@@ -43,12 +43,14 @@ def evaluate(
     progress: bool = True,
     raw: bool = True,
     stereo_retries: int = 0,
+    stereo_repair: bool = False,
 ) -> dict:
     """Sample 2K conformers per molecule, check graphs and stereo, score COV/MAT. Returns a JSON-able dict.
 
     ``raw``: also score the conformers before the chirality fix (``without_fix``; doubles the scoring time).
     ``stereo_retries``: redraws of conformers still wrong after the fix (default 0: the fix only; see
-    :func:`symviz.conformers.sample_with_stereo`); the sampling time includes them.
+    :func:`symviz.conformers.sample_with_stereo`); the sampling time includes them. ``stereo_repair``: invert the
+    wrong centres of conformers with only some centres wrong and re-denoise them (default False; same function).
     """
     from symviz.conformers import bond_graph_ok, sample_conformers, sample_with_stereo
     from symviz.data.ensembles import mol_from_mapped_smiles
@@ -59,10 +61,12 @@ def evaluate(
     t0 = time.perf_counter()
     kw = dict(steps=steps, seed=seed, batch_size=batch_size)
     raw_coords = sample_conformers(net, mols, counts, progress=progress, **kw)
-    fixed, info = sample_with_stereo(net, mols, counts, retries=stereo_retries, first=raw_coords, **kw)
+    fixed, info = sample_with_stereo(
+        net, mols, counts, retries=stereo_retries, repair=stereo_repair, first=raw_coords, **kw
+    )
     sample_seconds = time.perf_counter() - t0
     valid, stereo = [], []
-    n_reflected = n_conformers_chiral = n_wrong = n_resampled = 0
+    n_reflected = n_conformers_chiral = n_wrong = n_resampled = n_repaired = 0
     mol_stereo_ok, mol_chiral = 0, 0
     for mol, f, st in zip(mols, fixed, info):
         valid.append(bond_graph_ok(mol, f))
@@ -72,6 +76,7 @@ def evaluate(
             n_conformers_chiral += rep.checked
             n_reflected += rep.reflected
             n_resampled += st.resampled
+            n_repaired += st.repaired
             n_wrong += int((~ok).sum())
             mol_stereo_ok += int(ok.mean() >= 0.5)
             stereo.append(float(ok.mean()))
@@ -88,6 +93,7 @@ def evaluate(
         "steps": steps,
         "seed": seed,
         "stereo_retries": stereo_retries,
+        "stereo_repair": stereo_repair,
         "bond_graph_valid": float(valid_all.mean()),
         "bond_graph_valid_per_molecule_mean": float(np.mean([v.mean() for v in valid])),
         "chirality": {
@@ -95,6 +101,7 @@ def evaluate(
             "conformers_checked": n_conformers_chiral,
             "reflected": n_reflected,
             "resampled": n_resampled,
+            "repaired": n_repaired,
             "still_wrong": n_wrong,
             "conformers_right": 1.0 - n_wrong / max(1, n_conformers_chiral),
             "molecules_right": mol_stereo_ok / max(1, mol_chiral),
@@ -132,7 +139,7 @@ def render_markdown(results: dict, etkdg: dict | None) -> str:
         "molecules",
         "bond graph kept",
         "stereo right (molecules / conformers)",
-        "reflected / still wrong (redraws)",
+        "reflected / still wrong (repairs, redraws)",
         "COV-R@0.5 mean without the fix",
         "sampling time",
     ]
@@ -149,6 +156,7 @@ def render_markdown(results: dict, etkdg: dict | None) -> str:
                 f"{100 * c['molecules_right']:.1f}% / {100 * c['conformers_right']:.1f}% "
                 f"(of {c['molecules_with_stereocentres']})",
                 f"{c['reflected']} / {c['still_wrong']} of {c['conformers_checked']}"
+                + (f", {c['repaired']} repaired" if r.get("stereo_repair") else "")
                 + (f" ({c['resampled']} redrawn, {r['stereo_retries']} rounds)" if r.get("stereo_retries") else ""),
                 f"{no_fix:.1f}",
                 f"{r['sample_seconds']:.0f} s ({r['n_conformers']} conformers, {r['steps']} steps, {r['hardware']})",
@@ -187,6 +195,7 @@ def acceptance_table(r: dict, etkdg: dict | None) -> list[str]:
         ),
         (
             "stereo right after the fix"
+            + (" and the local repair" if r.get("stereo_repair") else "")
             + (f" and {r['stereo_retries']} redraw rounds" if r.get("stereo_retries") else "")
             + " in >= 95% of molecules with stereocentres",
             f"{100 * c['molecules_right']:.1f}% ({100 * c['conformers_right']:.1f}% of conformers)",
@@ -214,6 +223,11 @@ def main(argv=None) -> int:
         default=0,
         help="redraw conformers whose stereocentres are wrong after the chirality fix, up to N rounds (default 0)",
     )
+    p.add_argument(
+        "--stereo-repair",
+        action="store_true",
+        help="invert the wrong centres of conformers with only some centres wrong, then re-denoise (default off)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--threads", type=int, default=1)
@@ -237,7 +251,13 @@ def main(argv=None) -> int:
     for ckpt, name in zip([] if args.render_only else args.ckpt, names):
         net, meta = load_model(str(ckpt))
         r = evaluate(
-            net, ens, steps=args.steps, seed=args.seed, batch_size=args.batch_size, stereo_retries=args.stereo_retries
+            net,
+            ens,
+            steps=args.steps,
+            seed=args.seed,
+            batch_size=args.batch_size,
+            stereo_retries=args.stereo_retries,
+            stereo_repair=args.stereo_repair,
         )
         r |= {
             "ckpt": str(ckpt),
@@ -247,14 +267,13 @@ def main(argv=None) -> int:
             "command": command_line(p.prog, argv),
             "versions": versions(threads=args.threads),
         }
-        results["runs"][name] = r
+        results = merge_json_entry(js, "runs", name, r, init={"label": LABEL, "runs": {}})
         m = r["with_fix"]["mean"]
         print(
             f"{name}: COV-R@0.5 {m['COV-R@0.5']:.1f}%  MAT-R {m['MAT-R']:.3f} Å  COV-P@0.5 {m['COV-P@0.5']:.1f}%  "
             f"MAT-P {m['MAT-P']:.3f} Å  valid {100 * r['bond_graph_valid']:.1f}%  "
             f"stereo {100 * r['chirality']['molecules_right']:.1f}%  sampling {r['sample_seconds']:.0f} s"
         )
-        write_json(js, results)
     etkdg = json.loads(args.etkdg.read_text()) if args.etkdg.is_file() else None
     write_text(args.out.with_suffix(".md"), render_markdown(results, etkdg))
     return 0

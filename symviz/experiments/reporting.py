@@ -58,6 +58,7 @@ from symviz._io import atomic_write_text
 
 __all__ = [
     "write_json",
+    "merge_json_entry",
     "write_text",
     "versions",
     "git_commit",
@@ -111,6 +112,26 @@ def to_json(obj) -> str:
 def write_json(path, obj) -> Path:
     """Write ``obj`` as JSON to ``path`` atomically (folders created); returns ``Path(path)``."""
     return atomic_write_text(path, to_json(obj))
+
+
+def merge_json_entry(path, section: str, name: str, value, init: dict) -> dict:
+    """Set ``obj[section][name] = value`` in the JSON file ``path`` and write it back atomically, under an
+    exclusive lock (``path`` + ``.lock``, POSIX), re-reading the file first: two runs writing rows into the same
+    results file (e.g. two evaluations in parallel) both keep their rows. ``init``: the object to start from
+    when ``path`` does not exist. Returns the merged object."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "a") as lock:
+        try:
+            import fcntl
+
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        except ImportError:  # no fcntl (Windows): the re-read still narrows the window
+            pass
+        obj = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else init
+        obj.setdefault(section, {})[name] = value
+        write_json(path, obj)
+    return obj
 
 
 def write_text(path, text: str) -> Path:
