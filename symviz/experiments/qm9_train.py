@@ -37,12 +37,38 @@ from symviz.molecules.models import build_net, net_spec
 from symviz.threads import configure_threads
 from symviz.train import fit, load_checkpoint, save_checkpoint
 
-__all__ = ["main", "make_loss"]
+__all__ = ["main", "make_loss", "load_extra"]
 
 
 def make_loss(mode: str, num_samples: int = 64, proposal: str = "haar") -> DenoisingLoss:
     """The base loss of the molecule models: cosine VP schedule, x0 target, squared error, K candidates."""
     return DenoisingLoss(VPSchedule("cosine"), mode, SO3(), num_samples=num_samples, proposal=proposal)
+
+
+def load_extra(path, held_out) -> list:
+    """The train molecules of an extra set (:mod:`symviz.data.build_qm9_extra`; [] for None). ValueError if one of
+    them is also among ``held_out``'s non-train molecules (same structure, stereo included), or the file holds
+    a non-train split."""
+    if path is None:
+        return []
+    from rdkit import Chem
+
+    from symviz.data.ensembles import load_offline_ensembles, mol_from_mapped_smiles
+
+    extra = load_offline_ensembles(path, split=None)
+    if any(e.split != "train" for e in extra):
+        raise ValueError(f"{path}: an extra set may hold train molecules only; rebuild it with build_qm9_extra")
+
+    def key(e):
+        return Chem.MolToSmiles(Chem.RemoveHs(mol_from_mapped_smiles(e.smiles)))
+
+    leaked = {key(e) for e in held_out if e.split != "train"} & {key(e) for e in extra}
+    if leaked:
+        raise ValueError(
+            f"{path}: {len(leaked)} molecule(s) of the validation/test splits are in the extra set, e.g. "
+            f"{sorted(leaked)[0]}; rebuild it with python -m symviz.data.build_qm9_extra"
+        )
+    return extra
 
 
 def main(argv=None) -> int:
@@ -65,6 +91,12 @@ def main(argv=None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-molecules", type=int, default=None, help="use the first N train molecules (default all)")
     p.add_argument("--data", type=Path, default=None, help="npz file (default: the shipped offline set)")
+    p.add_argument(
+        "--extra-data",
+        type=Path,
+        default=None,
+        help="more train molecules (python -m symviz.data.build_qm9_extra; must not hold a validation molecule)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: symviz's default)")
     p.add_argument("--checkpoint-every", type=int, default=250)
@@ -78,6 +110,8 @@ def main(argv=None) -> int:
         data_path = args.data or DEFAULT_PATH
         train = load_offline_ensembles(data_path, split="train")[: args.max_molecules]
         val = load_offline_ensembles(data_path, split="val")[: args.max_molecules]
+        extra = load_extra(args.extra_data, held_out=load_offline_ensembles(data_path, split=None))
+        train = train + extra
         tr, va = conformer_tensors(train), conformer_tensors(val)
         base = make_loss(args.mode, args.num_samples, args.proposal)
         loss_fn = MoleculeLoss(base, tr)
@@ -98,6 +132,8 @@ def main(argv=None) -> int:
             "train_conformers": int(tr["x0"].shape[0]),
             "train_molecules": len(train),
         }
+        if args.extra_data is not None:
+            meta |= {"extra_data_sha256": sha256_file(args.extra_data), "extra_molecules": len(extra)}
         t0 = time.perf_counter()
         hist = fit(
             net,
