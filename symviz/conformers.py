@@ -400,13 +400,14 @@ def sample_with_stereo(
     """:func:`sample_conformers`, then the stereo checks a chemist expects of a conformer generator.
 
     1. The chirality fix (:func:`fix_chirality`): a conformer with *every* stereocentre inverted is mirrored.
-    2. ``repair``: a conformer with only *some* centres inverted gets those centres inverted locally (each
-       centre and its smallest free branch reflected through the plane of its other three neighbours, see
-       :mod:`symviz.molecules.stereo`), then is noised to ``repair_t`` and denoised in ``repair_steps`` DDIM
-       steps so the model relaxes the moved atoms. Like ETKDG's chiral-volume constraints, this enforces the
-       stereo the molecule asks for; the model's geometry is kept everywhere else.
-    3. Up to ``retries`` redraws of the conformers still wrong (a rejection step, like ETKDG re-embedding on a
-       wrong chiral volume), each followed by 1 and 2.
+    2. Up to ``retries`` redraws of the conformers still wrong (a rejection step, like ETKDG re-embedding on a
+       wrong chiral volume), each followed by 1.
+    3. ``repair``, last (a fresh draw that is right is better than a repaired one): a conformer with only *some*
+       centres still inverted gets those centres inverted locally (each centre and its smallest free branch
+       reflected through the plane of its other three neighbours, see :mod:`symviz.molecules.stereo`), then is
+       noised to ``repair_t`` and denoised in ``repair_steps`` DDIM steps so the model relaxes the moved atoms.
+       Like ETKDG's chiral-volume constraints, this enforces the stereo the molecule asks for; the model's
+       geometry is kept everywhere else.
 
     Redraws and repairs use their own deterministic streams (``seed`` and the round), so the result depends only
     on the inputs. A conformer still wrong at the end is its last draw (after the fix).
@@ -425,22 +426,6 @@ def sample_with_stereo(
     kwargs.pop("progress", None)
     steps = kwargs.pop("steps", 50)
     relax = dict(t_start=repair_t, steps=repair_steps, **kwargs)
-
-    def settle(idx, round_):
-        if repair:
-            fixed = _repair(
-                net,
-                [mols[i] for i in idx],
-                [coords[i] for i in idx],
-                [info[i].ok for i in idx],
-                seed=seed + 104729 * (round_ + 1),
-                **relax,
-            )
-            for i, f in zip(idx, fixed):
-                info[i].repaired += int(f.sum())
-                info[i].ok |= f
-
-    settle(range(len(mols)), 0)
     for r in range(1, retries + 1):
         todo = [i for i, s in enumerate(info) if not s.ok.all()]
         if not todo:
@@ -459,7 +444,11 @@ def sample_with_stereo(
             info[i].resampled += len(wrong)
             coords[i][wrong] = fixed  # the newest draw replaces a wrong conformer, right or not
             info[i].ok[wrong[ok_new]] = True
-        settle(todo, r)
+    if repair:
+        fixed = _repair(net, mols, coords, [s.ok for s in info], seed=seed + 104729, **relax)
+        for s, f in zip(info, fixed):
+            s.repaired += int(f.sum())
+            s.ok |= f
     return coords, info
 
 

@@ -239,6 +239,20 @@ def test_stereo_repair_inverts_the_wrong_centre_and_relaxes(monkeypatch):
     length = lambda p: np.linalg.norm(p[bonds[:, 0]] - p[bonds[:, 1]], axis=1)  # noqa: E731
     np.testing.assert_allclose(length(coords[0][1]), length(bad[0]), atol=1e-9)
 
+    calls.clear()
+
+    def redraw_then_repair(net, mols, num_confs, *, seed=0, start=None, t_start=1.0, **kw):
+        calls.append(t_start)
+        if start is not None:
+            return [s.copy() for s in start]
+        return [np.stack([right[0], bad[0], bad[0]])] if len(calls) == 1 else [np.stack([right[0], bad[0]])]
+
+    monkeypatch.setattr(C, "sample_conformers", redraw_then_repair)
+    coords, info = C.sample_with_stereo(None, [mol], [3], retries=1, seed=2)
+    assert calls == [1.0, 1.0, 0.05]  # first draw, one redraw round, then the repair (last)
+    assert info[0].ok.all() and info[0].resampled == 2 and info[0].repaired == 1
+    np.testing.assert_allclose(coords[0][1], right[0])  # the fresh right draw, not a repaired one
+
     def undo(net, mols, num_confs, *, seed=0, start=None, **kw):  # a relaxation that brings the wrong centre back
         return [np.stack([right[0], bad[0], bad[0]])] if start is None else [np.stack([bad[0]] * len(start[0]))]
 
