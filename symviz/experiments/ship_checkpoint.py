@@ -47,6 +47,18 @@ def ship(src, name: str, dest: Path = DEST) -> Path:
     return out
 
 
+def _extra_lines(meta: dict) -> list[str]:
+    """The README line for a model trained with ``qm9_train --extra-data`` (none otherwise)."""
+    if "extra_data_sha256" not in meta:
+        return []
+    n = int(meta["extra_molecules"])
+    return [
+        f"- extra train data SHA-256: `{meta['extra_data_sha256']}` ({n} of the molecules above: QM9 B3LYP "
+        f"geometries, one conformer each, from `python -m symviz.data.build_qm9_extra --n {n} --out "
+        f"data/qm9_b3lyp_extra.npz`, which needs the `[data]` extra)"
+    ]
+
+
 def render_readme(dest: Path = DEST) -> str:
     lines = [
         "# Shipped conformer models",
@@ -69,6 +81,7 @@ def render_readme(dest: Path = DEST) -> str:
             f"- commit: `{meta['commit']}`",
             f"- data SHA-256: `{meta['data_sha256']}` (symviz/data/files/qm9_xtb_confs_v2.npz, "
             f"{meta.get('train_conformers')} train conformers of {meta.get('train_molecules')} molecules)",
+            *_extra_lines(meta),
             f"- wall time: {float(meta['wall_seconds']) / 60:.1f} min of training on {meta['hardware']}",
             f"- validation loss: {float(meta['val_loss']):.4f}" if "val_loss" in meta else "- validation loss: n/a",
             f"- file SHA-256: `{digest}`",
