@@ -414,3 +414,27 @@ def test_loading_note_only_in_a_kernel_and_hides_itself(monkeypatch):
     fig = _base.as_widget(go.Figure())
     assert len(shown_notes) == 1 and _base.LOADING_CLASS in shown_notes[0].data
     assert isinstance(fig, go.FigureWidget)
+
+
+@pytest.mark.parametrize("make", [lambda: sw.OrbitExplorer(t=0.3, K=16), lambda: sw.TargetField(group="C6", t=0.3)])
+def test_legend_is_static_html_not_redrawn_by_plotly(make):
+    """Plotly redraws its own legend and colour bars on every slider step; these views show an HTML legend
+    instead, naming every trace, and the figure has neither."""
+    w = make()
+    assert w.fig.layout.showlegend is False
+    assert not any(getattr(getattr(tr, "marker", None), "showscale", None) for tr in w.fig.data)
+    assert w.legend in w.widget.children
+    for tr in w.fig.data:
+        assert tr.name.split(" (")[0] in w.legend.value or tr.name in w.legend.value
+
+
+def test_orbit_explorer_skipping_unchanged_traces_leaves_the_same_picture():
+    """draw() resends only the traces a step changed; after any sequence of steps every trace equals what a
+    freshly built explorer at the final setting shows."""
+    w = sw.OrbitExplorer(group="SO2", t=0.3, K=16, seed=0)
+    for step in ({"K": 64}, {"t": 0.6}, {"K": 8}, {"group": "O2"}, {"seed": 3}, {"K": 32}, {"t": 0.2}):
+        w.update(**step)
+    fresh = sw.OrbitExplorer(**{k: w.params[k] for k in ("group", "t", "K", "seed")})
+    for a, b in zip(w.fig.data, fresh.fig.data):
+        for key in ("x", "y"):
+            np.testing.assert_allclose(np.asarray(getattr(a, key), float), np.asarray(getattr(b, key), float))

@@ -195,8 +195,8 @@ def acceptance_table(r: dict, etkdg: dict | None) -> list[str]:
         ),
         (
             "stereo right after the fix"
+            + (f", {r['stereo_retries']} redraw rounds" if r.get("stereo_retries") else "")
             + (" and the local repair" if r.get("stereo_repair") else "")
-            + (f" and {r['stereo_retries']} redraw rounds" if r.get("stereo_retries") else "")
             + " in >= 95% of molecules with stereocentres",
             f"{100 * c['molecules_right']:.1f}% ({100 * c['conformers_right']:.1f}% of conformers)",
             c["molecules_right"] >= 0.95,

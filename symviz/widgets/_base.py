@@ -29,6 +29,7 @@ __all__ = [
     "segments",
     "curves",
     "slider_opts",
+    "legend_html",
 ]
 
 READOUT_CLASS = "symviz-readout"
@@ -189,6 +190,24 @@ def loading_note_html(uid: str | None = None) -> str:
         f"{html.escape(LOADING_TEXT)}</div>"
         f'<script type="text/javascript">{_LOADING_JS.replace("__ID__", uid)}</script>'
     )
+
+
+def legend_html(items, note: str = "") -> W.HTML:
+    """A static legend row for a figure drawn with ``showlegend=False`` (and no colour bar).
+
+    Why: a slider step restyles the traces, and plotly then redraws the whole plot, its legend and colour bars
+    included, on every step; a legend in HTML beside the plot costs nothing per step (measured by
+    ``benchmarks/browser_latency.py``). ``items``: ``(symbol, css colour, label)`` triples, e.g.
+    ``("★", "black", "x0")``; ``note``: plain text after them (e.g. what a colour scale means).
+    """
+    parts = [
+        f'<span style="white-space:nowrap;margin-right:14px"><span style="color:{html.escape(c)};'
+        f'font-weight:bold">{html.escape(sym)}</span> {html.escape(label)}</span>'
+        for sym, c, label in items
+    ]
+    if note:
+        parts.append(f'<span style="color:#555">{html.escape(note)}</span>')
+    return W.HTML('<div style="font:12px sans-serif;line-height:1.6;max-width:880px">' + " ".join(parts) + "</div>")
 
 
 def polyline(points: np.ndarray, closed: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, segments, slider_opts
+from symviz.widgets._base import View, as_widget, curves, legend_html, new_figure, polyline, segments, slider_opts
 
 __all__ = ["OrbitExplorer", "TargetField", "k_slider_options"]
 
@@ -111,13 +111,7 @@ class OrbitExplorer(View):
             go.Scatter(
                 name="candidates g_k·x0",
                 mode="markers",
-                marker=dict(  # fixed colour range: a moving cmax would re-lay out the colour bar on every move
-                    colorscale="Viridis",
-                    cmin=0,
-                    cmax=1,
-                    showscale=True,
-                    colorbar=dict(title="w_k / max w", x=0.44, len=0.8, thickness=10),
-                ),
+                marker=dict(colorscale="Viridis", cmin=0, cmax=1),  # w_k / max w; explained in the HTML legend
             ),
             1,
             1,
@@ -191,8 +185,24 @@ class OrbitExplorer(View):
         f.update_yaxes(range=[-2.4, 2.4], row=1, col=1)
         f.update_xaxes(title_text="angle of g (degrees, 0 = identity)", range=[-185, 185], row=1, col=2)
         f.update_yaxes(title_text="density w.r.t. Haar", rangemode="tozero", row=1, col=2)
+        f.update_layout(showlegend=False)  # the legend is HTML below (legend_html: no redraw per slider step)
+        self.legend = legend_html(
+            [
+                ("—", "#bbbbbb", "orbit of x0"),
+                ("●", "#3b528b", "candidates g_k·x0"),
+                ("★", "black", "x0"),
+                ("×", "#d62728", "x_t"),
+                ("◆", "#1f77b4", "MC target"),
+                ("○", "#2ca02c", "exact target"),
+                ("—", "#2ca02c", "exact posterior (rotations)"),
+                ("- -", "#9467bd", "exact posterior (reflections)"),
+                ("●", "#1f77b4", "K·w_k"),
+            ],
+            note="Candidates: colour (Viridis, dark = 0, yellow = the largest) and size grow with w_k / max w. "
+            "Right: K·w_k in blue for rotations, purple for reflections.",
+        )
         self._wire()
-        self._drawn_orbit = None
+        self._drawn_orbit = self._drawn_posterior = None
         self.update()
         self.fig = as_widget(self.fig)  # born with every trace and the first frame
         c = self.controls
@@ -202,6 +212,7 @@ class OrbitExplorer(View):
                 W.HBox([c["t"], c["K"]]),
                 self.readout,
                 self.fig,
+                self.legend,
             ]
         )
 
@@ -244,12 +255,19 @@ class OrbitExplorer(View):
         wmax = max(float(fr.weights.max()), 1e-12)
         d[1].update(x=cands[:, 0], y=cands[:, 1])
         d[1].marker.update(color=w / wmax, size=5 + 11 * np.sqrt(w / wmax))
-        for i, pts in ((3, fr.xt), (4, fr.mc_target), (5, fr.exact_target)):
-            x, y = polyline(pts, n > 2)
-            d[i].update(x=x, y=y)
-        rot = ~fr.post_reflect
-        d[6].update(x=fr.post_angle[rot], y=fr.post_density[rot])
-        d[7].update(x=fr.post_angle[~rot], y=fr.post_density[~rot])
+        x, y = polyline(fr.mc_target, n > 2)
+        d[4].update(x=x, y=y)
+        # x_t, the exact target and the exact posterior do not depend on K: a K step leaves them alone, so the
+        # browser gets (and re-parses) only the traces that changed
+        key = (fr.group, fr.x0.tobytes(), fr.xt.tobytes(), fr.t)
+        if key != self._drawn_posterior:
+            self._drawn_posterior = key
+            for i, pts in ((3, fr.xt), (5, fr.exact_target)):
+                x, y = polyline(pts, n > 2)
+                d[i].update(x=x, y=y)
+            rot = ~fr.post_reflect
+            d[6].update(x=fr.post_angle[rot], y=fr.post_density[rot])
+            d[7].update(x=fr.post_angle[~rot], y=fr.post_density[~rot])
         d[8].update(x=fr.cand_angle, y=fr.K * fr.weights)
         d[8].marker.color = fr.cand_reflect.astype(float)
 
@@ -298,10 +316,22 @@ class TargetField(View):
         lim = extent * 1.1
         f.update_xaxes(range=[-lim, lim])
         f.update_yaxes(range=[-lim, lim])
+        f.update_layout(showlegend=False)  # the legend is HTML below (legend_html: no redraw per slider step)
+        self.legend = legend_html(
+            [
+                ("○", "#999999", "orbit of x0"),
+                ("—", "#1f77b4", "x_t → φ*(x0, x_t)"),
+                ("●", "#1f77b4", "φ*"),
+                ("★", "black", "x0"),
+            ]
+        )
         self._wire()
+        self._drawn_orbit = None
         self.update()
         self.fig = as_widget(self.fig)  # born with every trace and the first frame
-        self.widget = W.VBox([W.HBox([self.controls["group"], self.controls["t"]]), self.readout, self.fig])
+        self.widget = W.VBox(
+            [W.HBox([self.controls["group"], self.controls["t"]]), self.readout, self.fig, self.legend]
+        )
 
     def compute(self, **p):
         key = (p["group"], float(p["t"]))
@@ -311,14 +341,17 @@ class TargetField(View):
 
     def draw(self, fr) -> None:
         d = self.fig.data
-        finite = fr.orbit.shape[0] < 100
-        ox, oy = _orbit_xy(fr.orbit[:, None, :], finite)
-        d[0].update(
-            x=ox,
-            y=oy,
-            mode="markers" if finite else "lines",
-            marker=dict(color="#999999", size=8, symbol="circle-open"),
-        )
+        key = (fr.group, fr.x0.tobytes())
+        if key != self._drawn_orbit:  # the orbit changes only with the group or x0, not with t
+            self._drawn_orbit = key
+            finite = fr.orbit.shape[0] < 100
+            ox, oy = _orbit_xy(fr.orbit[:, None, :], finite)
+            d[0].update(
+                x=ox,
+                y=oy,
+                mode="markers" if finite else "lines",
+                marker=dict(color="#999999", size=8, symbol="circle-open"),
+            )
         sx, sy = segments(fr.points, fr.targets)
         d[1].update(x=sx, y=sy)
         d[2].update(x=fr.targets[:, 0], y=fr.targets[:, 1])
