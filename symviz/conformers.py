@@ -190,8 +190,8 @@ def sample_conformers(
         seed: with the molecule and conformer index, fixes each conformer's prior noise (deterministic).
         batch_size: conformers per padded batch (molecules are sorted by size to limit padding).
         start, t_start: partial sampling (SDEdit): ``start[i]`` ``(num_confs[i], n_i, 3)`` conformers are
-            noised to ``t_start`` in (0, 1], ``x = alpha x0 + sigma eps`` (Eq. 1 of the paper, with the seeded
-            noise above), and denoised from there. Default: from the prior at t = 1.
+            noised to ``t_start`` in (0, 1], ``x = alpha x0 + sigma eps`` (the forward kernel, docs/theory.md, with
+            the seeded noise above), and denoised from there. Default: from the prior at t = 1.
     Returns:
         one ``(num_confs[i], n_i, 3)`` float64 array per molecule, in its atom order (Å, centred).
     """
@@ -362,11 +362,12 @@ def _repair(net, mols, coords, oks, *, t_start: float, steps: int, seed: int, **
     """Local inversion of the wrong centres (:func:`symviz.molecules.stereo.invert_wrong_centres`) of the
     conformers not ``ok``, then partial sampling from ``t_start`` to relax them; returns per molecule the
     ``(k,)`` mask of conformers now right, whose new coordinates are written into ``coords`` in place."""
-    todo = [i for i, ok in enumerate(oks) if not ok.all() and any(c.pivot >= 0 for c in chiral_centres(mols[i]))]
+    centres = {i: chiral_centres(mols[i]) for i, ok in enumerate(oks) if not ok.all()}
+    todo = [i for i, cs in centres.items() if any(c.pivot >= 0 for c in cs)]
     fixed = [np.zeros(len(ok), dtype=bool) for ok in oks]
     if not todo:
         return fixed
-    start = [invert_wrong_centres(coords[i][~oks[i]], chiral_centres(mols[i]))[0] for i in todo]
+    start = [invert_wrong_centres(coords[i][~oks[i]], centres[i])[0] for i in todo]
     relaxed = sample_conformers(
         net,
         [mols[i] for i in todo],

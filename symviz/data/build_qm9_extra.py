@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import time
 from collections import Counter
@@ -105,7 +106,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     ens, meta = build_extra(args.n, args.offline)
     meta["wall_seconds"] = round(time.perf_counter() - t0, 1)
-    meta["command"] = "python -m symviz.data.build_qm9_extra " + " ".join(sys.argv[1:] if argv is None else argv)
+    meta["command"] = shlex.join(
+        ["python", "-m", "symviz.data.build_qm9_extra", *(sys.argv[1:] if argv is None else argv)]
+    )
     digest = write_ensembles_npz(args.out, ens, ["train"] * len(ens), meta)
     print(f"{len(ens)} molecules -> {args.out} (sha256 {digest[:12]}...), skipped {meta['skipped']}")
     return 0

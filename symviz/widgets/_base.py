@@ -192,19 +192,25 @@ def loading_note_html(uid: str | None = None) -> str:
     )
 
 
-def legend_html(items, note: str = "") -> W.HTML:
-    """A static legend row for a figure drawn with ``showlegend=False`` (and no colour bar).
+def legend_html(fig, symbols, note: str = "", colors=None) -> W.HTML:
+    """Turn off ``fig``'s plotly legend and return a static HTML legend of its traces instead.
 
     Why: a slider step restyles the traces, and plotly then redraws the whole plot, its legend and colour bars
     included, on every step; a legend in HTML beside the plot costs nothing per step (measured by
-    ``benchmarks/browser_latency.py``). ``items``: ``(symbol, css colour, label)`` triples, e.g.
-    ``("★", "black", "x0")``; ``note``: plain text after them (e.g. what a colour scale means).
+    ``benchmarks/browser_latency.py``). Names and colours are read from the traces (marker colour if it is one
+    colour, else line colour); ``symbols``: one legend symbol per trace, e.g. ``"★"``; ``colors``: ``{trace
+    index: css colour}`` for traces whose colour is a scale; ``note``: plain text after the entries.
     """
-    parts = [
-        f'<span style="white-space:nowrap;margin-right:14px"><span style="color:{html.escape(c)};'
-        f'font-weight:bold">{html.escape(sym)}</span> {html.escape(label)}</span>'
-        for sym, c, label in items
-    ]
+    fig.update_layout(showlegend=False)
+    colors = colors or {}
+    parts = []
+    for i, (tr, sym) in enumerate(zip(fig.data, symbols, strict=True)):
+        marker = tr.marker.color if isinstance(tr.marker.color, str) else None
+        c = colors.get(i) or marker or tr.line.color or "black"
+        parts.append(
+            f'<span style="white-space:nowrap;margin-right:14px"><span style="color:{html.escape(c)};'
+            f'font-weight:bold">{html.escape(sym)}</span> {html.escape(tr.name)}</span>'
+        )
     if note:
         parts.append(f'<span style="color:#555">{html.escape(note)}</span>')
     return W.HTML('<div style="font:12px sans-serif;line-height:1.6;max-width:880px">' + " ".join(parts) + "</div>")

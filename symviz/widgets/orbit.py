@@ -185,19 +185,10 @@ class OrbitExplorer(View):
         f.update_yaxes(range=[-2.4, 2.4], row=1, col=1)
         f.update_xaxes(title_text="angle of g (degrees, 0 = identity)", range=[-185, 185], row=1, col=2)
         f.update_yaxes(title_text="density w.r.t. Haar", rangemode="tozero", row=1, col=2)
-        f.update_layout(showlegend=False)  # the legend is HTML below (legend_html: no redraw per slider step)
-        self.legend = legend_html(
-            [
-                ("—", "#bbbbbb", "orbit of x0"),
-                ("●", "#3b528b", "candidates g_k·x0"),
-                ("★", "black", "x0"),
-                ("×", "#d62728", "x_t"),
-                ("◆", "#1f77b4", "MC target"),
-                ("○", "#2ca02c", "exact target"),
-                ("—", "#2ca02c", "exact posterior (rotations)"),
-                ("- -", "#9467bd", "exact posterior (reflections)"),
-                ("●", "#1f77b4", "K·w_k"),
-            ],
+        self.legend = legend_html(  # HTML below the plot: plotly would redraw its legend on every slider step
+            f,
+            ["—", "●", "★", "×", "◆", "○", "—", "- -", "●"],
+            colors={1: "#3b528b", 8: "#1f77b4"},
             note="Candidates: colour (Viridis, dark = 0, yellow = the largest) and size grow with w_k / max w. "
             "Right: K·w_k in blue for rotations, purple for reflections.",
         )
@@ -316,15 +307,7 @@ class TargetField(View):
         lim = extent * 1.1
         f.update_xaxes(range=[-lim, lim])
         f.update_yaxes(range=[-lim, lim])
-        f.update_layout(showlegend=False)  # the legend is HTML below (legend_html: no redraw per slider step)
-        self.legend = legend_html(
-            [
-                ("○", "#999999", "orbit of x0"),
-                ("—", "#1f77b4", "x_t → φ*(x0, x_t)"),
-                ("●", "#1f77b4", "φ*"),
-                ("★", "black", "x0"),
-            ]
-        )
+        self.legend = legend_html(f, ["○", "—", "●", "★"], colors={0: "#999999"})  # HTML: no redraw per step
         self._wire()
         self._drawn_orbit = None
         self.update()
