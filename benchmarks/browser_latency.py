@@ -1,6 +1,7 @@
 """Widget latency where the learner sees it: from a slider key press in JupyterLab to the repaint being done.
 
     OMP_NUM_THREADS=1 python benchmarks/browser_latency.py [--presses 30] [--out benchmarks/results/browser_latency.md]
+    OMP_NUM_THREADS=1 python benchmarks/browser_latency.py --only OrbitExplorer --out /tmp/orbit.md   # one widget
 
 What it does: starts a private JupyterLab and Debian's Chromium (the helpers of ``tests/browser/conftest.py``;
 never ``playwright install``), opens a generated notebook with one cell per widget in the settings the
@@ -104,16 +105,28 @@ def _load_browser_helpers():
     return mod
 
 
-def write_notebook(folder: Path) -> tuple[str, list[tuple[int, str, list]]]:
-    """A notebook with the setup cell and one cell per widget; returns its name and (cell index, source,
-    sliders) per widget cell."""
+def select_widgets(only=None) -> list:
+    """The entries of :data:`WIDGETS` whose cell source contains one of the strings ``only`` (all when None).
+    Raises SystemExit, naming the widgets there are, when a string matches none."""
+    if not only:
+        return list(WIDGETS)
+    unknown = [o for o in only if not any(o in src for src, _ in WIDGETS)]
+    if unknown:
+        names = [src.strip().splitlines()[-1] for src, _ in WIDGETS]
+        raise SystemExit(f"--only {unknown[0]!r} matches no widget cell; the cells are: {names}")
+    return [w for w in WIDGETS if any(o in w[0] for o in only)]
+
+
+def write_notebook(folder: Path, widgets=None) -> tuple[str, list[tuple[int, str, list]]]:
+    """A notebook with the setup cell and one cell per widget (default: all of :data:`WIDGETS`); returns its
+    name and (cell index, source, sliders) per widget cell."""
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells.append(nbformat.v4.new_code_cell(SETUP))
     cells = []
-    for source, sliders in WIDGETS:
+    for source, sliders in WIDGETS if widgets is None else widgets:
         cells.append((len(nb.cells), source, sliders))
         nb.cells.append(nbformat.v4.new_code_cell(source))
     folder.mkdir(parents=True, exist_ok=True)
@@ -227,16 +240,18 @@ def main(argv=None) -> str:
     p.add_argument("--presses", type=int, default=30, help="arrow-key presses per slider (default 30)")
     p.add_argument("--quiet-ms", type=float, default=400.0, help="no repaint for this long = done (default 400)")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "browser_latency.md"))
+    p.add_argument("--only", action="append", help="measure only the widget cells containing this text (repeatable)")
     p.add_argument("--run-timeout", type=float, default=600.0, help="seconds for Run All of the widget notebook")
     args = p.parse_args(argv)
     if args.presses < 1:
         raise SystemExit(f"--presses: expected a positive number of key presses, got {args.presses}")
+    widgets = select_widgets(args.only)
     helpers = _load_browser_helpers()
     load_start = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory(prefix="symviz-latency-") as tmp:
         tmp = Path(tmp)
-        name, cells = write_notebook(tmp / "notebooks")
+        name, cells = write_notebook(tmp / "notebooks", widgets)
         with helpers.running_lab(tmp / "lab", source=tmp / "notebooks") as server:
             with helpers.chromium_browser() as browser:
                 with helpers.lab_page(browser, server, artifacts=tmp / "artifacts") as lab:

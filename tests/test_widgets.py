@@ -395,6 +395,56 @@ def test_browser_deltas_close_the_edit_without_touching_the_figure():
     assert not same(shown(view), before)
 
 
+def test_lean_bundle_sends_only_edit_ids_and_keeps_the_rest_of_plotlys_module():
+    """The browser module of symviz's FigureWidget is plotly's, with the bodies of the two delta senders replaced
+    by a message that carries the edit id only (and the layout one sent to the trait the kernel observes)."""
+    import re
+
+    from symviz.widgets import _base
+    from symviz.widgets._base import FigureWidget, lean_widget_bundle
+
+    original = str(go.FigureWidget._esm)
+    lean = lean_widget_bundle(original)
+    assert lean is not None, "plotly's widget bundle changed: update the patterns in symviz/widgets/_base.py"
+    assert FigureWidget._esm == lean and str(go.FigureWidget._esm) == original  # plotly's own class untouched
+    bodies = {
+        name: re.search(rf"{name}\((\w+)\)\{{(.*?this\.touch\(\))\}}", lean)
+        for name in ("_sendTraceDeltas", "_sendLayoutDelta")
+    }
+    arg = bodies["_sendTraceDeltas"][1]
+    assert bodies["_sendTraceDeltas"][2] == (
+        f'this.model.set("_js2py_traceDeltas",{{trace_deltas:[],trace_edit_id:{arg}}}),this.touch()'
+    )
+    arg = bodies["_sendLayoutDelta"][1]
+    assert bodies["_sendLayoutDelta"][2] == (
+        f'this.model.set("_js2py_layoutDelta",{{layout_delta:{{}},layout_edit_id:{arg}}}),this.touch()'
+    )
+    assert "getFullData()" not in bodies["_sendTraceDeltas"][0] and "getFullData()" in original
+    # outside the two methods nothing changed: cut them out of both and compare
+    cut = lambda src: re.sub(r"_send(TraceDeltas|LayoutDelta)\(\w+\)\{.*?this\.touch\(\)\}", "", src)  # noqa: E731
+    assert cut(lean) == cut(original) and len(lean) < len(original)
+    # another plotly version, whose methods look different: plotly's module is used as it is
+    assert lean_widget_bundle(original.replace("_sendTraceDeltas(", "_sendDeltas(")) is None
+    assert lean_widget_bundle("export default {}") is None
+    doubled = original + ";" + _base._LAYOUT_DELTA_JS.search(original)[0]
+    assert lean_widget_bundle(doubled) is None  # a pattern found twice is not trusted either
+
+
+def test_axes_do_not_measure_tick_labels_per_step():
+    for view in (sw.GroupActionExplorer(group="D4"), sw.OrbitExplorer(group="SO2")):
+        axes = [v for k, v in view.fig.layout.to_plotly_json().items() if k.startswith(("xaxis", "yaxis"))]
+        assert len(axes) >= 2 and all(ax.get("ticklabeloverflow") == "allow" for ax in axes)
+
+
+def test_orbit_explorer_traces_are_webgl_so_x0_and_targets_stay_on_top():
+    """WebGL traces are painted above SVG ones: all OrbitExplorer traces are WebGL, drawn in trace order, so the
+    candidates (many markers) lie under x0, x_t and both targets."""
+    view = sw.OrbitExplorer(group="SO2", K=512)
+    assert {tr.type for tr in view.fig.data} == {"scattergl"}
+    names = [tr.name for tr in view.fig.data]
+    assert names.index("candidates g_k·x0") < min(names.index(n) for n in ("x0", "x_t", "MC target", "exact target"))
+
+
 def test_loading_note_only_in_a_kernel_and_hides_itself(monkeypatch):
     from symviz.widgets import _base
 

@@ -8,9 +8,12 @@ valid value works again.
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 import uuid
 from copy import deepcopy
+from pathlib import Path
 
 import ipywidgets as W
 import numpy as np
@@ -68,19 +71,71 @@ def new_figure(cols: int = 1, width: int = 520, height: int = 430, titles=None) 
         uirevision="keep",
     )
     fig.update_yaxes(scaleanchor="x", scaleratio=1, row=1 if cols > 1 else None, col=1 if cols > 1 else None)
+    # plotly hides tick labels that stick out of the plot by measuring every label after every redraw (a forced
+    # layout per step); the axes here leave room for their labels, so nothing needs hiding
+    fig.update_xaxes(ticklabeloverflow="allow")
+    fig.update_yaxes(ticklabeloverflow="allow")
     return fig
 
 
+# plotly's browser view, after each restyle, deep-merges plotly.js's whole internal figure state (``_fullData``,
+# ``_fullLayout``) with the traces, diffs it against the widget's copy and sends the kernel the result (tens of kB),
+# synchronously, before the new frame is painted. symviz never reads those defaults. The two patterns below
+# replace the bodies of ``_sendTraceDeltas`` and ``_sendLayoutDelta`` in plotly's widget bundle with a message that
+# carries only the edit id (what ``batch_update`` and edit-completed callbacks wait for); the layout one goes to the
+# trait the kernel listens on (plotly 7.1 writes it to ``_js2py_widget_layoutDelta``, which no kernel trait has).
+_TRACE_DELTAS_JS = re.compile(
+    r'_sendTraceDeltas\((\w+)\)\{[^{}]*\{[^{}]*\}var (\w+)=\{trace_deltas:\w+,trace_edit_id:\1\};'
+    r'this\.model\.set\("_js2py_traceDeltas",\2\),this\.touch\(\)\}'
+)
+_LAYOUT_DELTA_JS = re.compile(
+    r'_sendLayoutDelta\((\w+)\)\{var (\w+)=[^{}]*?,(\w+)=\{layout_delta:\2,layout_edit_id:\1\};'
+    r'this\.model\.set\("_js2py_(?:widget_)?layoutDelta",\3\),this\.touch\(\)\}'
+)
+
+
+def lean_widget_bundle(source: str) -> str | None:
+    """plotly's FigureWidget bundle ``source`` with the per-edit delta computation taken out (see above), or None
+    when either method is not found exactly once (another plotly version: then plotly's bundle is used as is)."""
+    if len(_TRACE_DELTAS_JS.findall(source)) != 1 or len(_LAYOUT_DELTA_JS.findall(source)) != 1:
+        return None
+    source = _TRACE_DELTAS_JS.sub(
+        lambda m: f'_sendTraceDeltas({m[1]}){{this.model.set("_js2py_traceDeltas",'
+        f"{{trace_deltas:[],trace_edit_id:{m[1]}}}),this.touch()}}",
+        source,
+    )
+    return _LAYOUT_DELTA_JS.sub(
+        lambda m: f'_sendLayoutDelta({m[1]}){{this.model.set("_js2py_layoutDelta",'
+        f"{{layout_delta:{{}},layout_edit_id:{m[1]}}}),this.touch()}}",
+        source,
+    )
+
+
+@functools.cache
+def _plotly_bundle() -> str:
+    """The JS module of symviz's FigureWidget: :func:`lean_widget_bundle` of plotly's, or plotly's own."""
+    own = go.FigureWidget._esm  # anywidget turns plotly's path into a FileContents, whose str() is the text
+    source = own.read_text(encoding="utf-8") if isinstance(own, Path) else str(own)
+    return lean_widget_bundle(source) or source
+
+
 class FigureWidget(go.FigureWidget):
-    """plotly's FigureWidget without the second round trip after every redraw.
+    """plotly's FigureWidget without the work that follows every redraw and is never used.
 
     After each restyle or relayout plotly's browser view sends the kernel the values plotly.js filled in
     (``_js2py_traceDeltas``, ``_js2py_layoutDelta``: tens of kB for a few hundred points); the kernel folds
-    them into the figure's defaults and ipywidgets echoes them back. symviz never reads those defaults, but the
-    kernel stayed busy for 0.1-1 s after each slider step, so the next step waited (measured by
-    ``benchmarks/browser_latency.py``). Here the deltas only close the edit (what ``batch_update`` and
-    edit-completed callbacks wait for), and no delta is echoed back. Everything else is plotly's.
+    them into the figure's defaults and ipywidgets echoes them back. symviz never reads those defaults. Two
+    changes, both measured by ``benchmarks/browser_latency.py``:
+
+    * kernel: the deltas only close the edit (what ``batch_update`` and edit-completed callbacks wait for), and
+      none is echoed back (the kernel stayed busy for 0.1-1 s after each slider step, so the next step waited);
+    * browser: the view runs :func:`lean_widget_bundle` of plotly's module, which does not compute the deltas at
+      all (a deep merge and diff of plotly.js's whole figure state before every paint).
+
+    Everything else is plotly's.
     """
+
+    _esm = _plotly_bundle()
 
     _js2py_traceDeltas = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)
     _js2py_layoutDelta = Dict(allow_none=True).tag(sync=True, echo_update=False, **custom_serializers)

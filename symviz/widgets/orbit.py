@@ -29,6 +29,15 @@ def k_slider_options(max_k: int = 512, current: int | None = None) -> tuple[int,
     return tuple(sorted(stops))
 
 
+# WebGL traces: at K = 512 a slider step restyles 1000 markers, each with its own colour and size, and plotly's
+# SVG renderer then redraws every point (the restyle alone, Plotly.update on this figure in headless Chromium:
+# median 80 to 130 ms, worst 190 ms; with WebGL: median 30 to 50 ms, worst 70 ms). All traces are WebGL, not only
+# the candidates: a WebGL layer is painted above the SVG one, and x0 and the targets must stay on top. Each
+# OrbitExplorer holds two WebGL contexts (plotly's drawing and hover-picking layers; Chromium keeps 16 alive).
+# ``benchmarks/browser_latency.py`` measures the whole key-press-to-repaint path.
+_Scatter = go.Scattergl
+
+
 def _orbit_xy(orbit: np.ndarray, finite: bool):
     """Finite groups: all orbit points; continuous ones: each point's circle as a line."""
     if finite:
@@ -106,9 +115,9 @@ class OrbitExplorer(View):
             titles=("orbit, candidates and targets", "posterior over the group"),
         )
         f = self.fig
-        f.add_trace(go.Scatter(name="orbit of x0", mode="lines", line=dict(color="#bbbbbb", width=1.5)), 1, 1)
+        f.add_trace(_Scatter(name="orbit of x0", mode="lines", line=dict(color="#bbbbbb", width=1.5)), 1, 1)
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="candidates g_k·x0",
                 mode="markers",
                 marker=dict(colorscale="Viridis", cmin=0, cmax=1),  # w_k / max w; explained in the HTML legend
@@ -117,7 +126,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="x0",
                 mode="markers+lines",
                 line=dict(color="black", width=1),
@@ -127,7 +136,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="x_t",
                 mode="markers+lines",
                 line=dict(color="#d62728", width=1, dash="dot"),
@@ -137,7 +146,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="MC target",
                 mode="markers+lines",
                 line=dict(color="#1f77b4", width=1),
@@ -147,7 +156,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="exact target",
                 mode="markers+lines",
                 line=dict(color="#2ca02c", width=1),
@@ -157,12 +166,12 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            go.Scatter(name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c"), showlegend=False),
+            _Scatter(name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c"), showlegend=False),
             1,
             2,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="exact posterior (reflections)",
                 mode="lines",
                 line=dict(color="#9467bd", dash="dash"),
@@ -172,7 +181,7 @@ class OrbitExplorer(View):
             2,
         )
         f.add_trace(
-            go.Scatter(
+            _Scatter(
                 name="K·w_k",
                 mode="markers",
                 marker=dict(size=7, opacity=0.8, cmin=0, cmax=1, colorscale=[[0, "#1f77b4"], [1, "#9467bd"]]),
