@@ -77,3 +77,15 @@ def test_generated_notebook_has_one_cell_per_widget(tmp_path):
     assert {kind for _, _, sliders in cells for _, kind in sliders} == {"2d", "3d"}
     for index, source, _ in cells:
         assert nb.cells[index].source == source
+
+
+def test_only_selects_widget_cells_and_names_them_on_a_typo():
+    import pytest
+
+    bl = _module()
+    assert bl.select_widgets(None) == bl.WIDGETS
+    orbit = bl.select_widgets(["OrbitExplorer"])
+    assert [src for src, _ in orbit] == ['sw.OrbitExplorer(group="SO2", t=0.3, K=16, seed=0)']
+    assert len(bl.select_widgets(["OrbitExplorer", "TargetField"])) == 2
+    with pytest.raises(SystemExit, match="'Orbit Explorer' matches no widget cell.*TargetField"):
+        bl.select_widgets(["Orbit Explorer"])
