@@ -4,8 +4,8 @@ Sections (each writes its own table under benchmarks/results/, every row with it
 
 - ``variance``: gradient-variance ratio orbit / augment, SO(3) 20-point cloud, K = 64 (the setting of
   benchmarks/variance.py); goal <= 0.5 at every sigma_t >= 0.3.
-- ``mse``: E||T_K - phi*||^2 of aligned K = 64 vs Haar K = 64 and K = 1024, phi* by SO(3) quadrature;
-  goal: aligned K = 64 <= Haar K = 1024 at every t.
+- ``mse``: E||T_K - phi*||^2 of aligned and aligned-coset K = 64 vs Haar K = 64 and K = 1024, phi* by SO(3)
+  quadrature; goal: aligned-coset K = 64 <= Haar K = 1024 at every t.
 - ``ess``: median ESS against K, same cloud; goal: aligned >= Haar.
 - ``overhead``: training-step time with the aligned orbit target (EGNN, 32 x 20 atoms, K = 64) over plain;
   goal <= 1.10x on the CPU.
@@ -148,25 +148,31 @@ def mse(n_xt: int = 64, repeats: int = 4) -> list[str]:
     table = []
     for t in T_VALUES:
         a, s = (float(v) for v in sched.alpha_sigma(torch.tensor(t, dtype=F64)))
-        err = {k: [] for k in ("x0", "h64", "h1024", "a64")}
+        err = {k: [] for k in ("x0", "h64", "h1024", "a64", "c64")}
         for _ in range(n_xt):
             x0 = y @ SO3().sample(1, generator=gen, dtype=F64)[0].T  # augmented data
             xt = a * x0 + s * sv.diffusion.center(torch.randn(20, 3, generator=gen, dtype=F64))
             ref = _exact_target(x0, xt, a, s, rule)
             xs, xts = x0.expand(repeats, 20, 3), xt.expand(repeats, 20, 3)
             err["x0"].append(float((x0 - ref).pow(2).sum()))
-            for key, k, prop in (("h64", 64, "haar"), ("h1024", 1024, "haar"), ("a64", 64, "aligned")):
+            for key, k, prop in (
+                ("h64", 64, "haar"),
+                ("h1024", 1024, "haar"),
+                ("a64", 64, "aligned"),
+                ("c64", 64, "aligned-coset"),
+            ):
                 tk = orbit_target(xs, xts, a, s, SO3(), k, generator=gen, proposal=prop).target
                 err[key].append(float((tk - ref).pow(2).sum((-1, -2)).mean()))
         mean = {k: statistics.fmean(v) for k, v in err.items()}
-        ok = mean["a64"] <= mean["h1024"]
         table.append(
             [f"{t:.2f}", f"{s:.2f}"]
-            + [f"{mean[k]:.3g}" for k in ("x0", "h64", "h1024", "a64")]
-            + ["aligned K=64 <= haar K=1024", _status(ok), f"{mean['a64'] / mean['h64']:.3f}"]
+            + [f"{mean[k]:.3g}" for k in ("x0", "h64", "h1024", "a64", "c64")]
+            + ["aligned-coset K=64 <= haar K=1024", _status(mean["c64"] <= mean["h1024"])]
+            + [f"{mean['a64'] / mean['h64']:.3f}", f"{mean['c64'] / mean['h1024']:.3g}"]
         )
-    head = ["t", "sigma_t", "MSE x0 (K=1)", "MSE haar K=64", "MSE haar K=1024", "MSE aligned K=64", "goal"]
-    rows = [markdown_table([*head, "status", "aligned / haar at K=64"], table)]
+    head = ["t", "sigma_t", "MSE x0 (K=1)", "MSE haar K=64", "MSE haar K=1024", "MSE aligned K=64"]
+    head += ["MSE aligned-coset K=64", "goal", "status", "aligned / haar at K=64", "aligned-coset / haar K=1024"]
+    rows = [markdown_table(head, table)]
     return (
         _header(
             f"MSE of the K-candidate target against the exact target (SO(3) quadrature), 20-point cloud "
@@ -177,9 +183,14 @@ def mse(n_xt: int = 64, repeats: int = 4) -> list[str]:
         + rows
         + [
             "",
-            "Where it is MISSED (high noise) the posterior over rotations is broad, Haar is already a near-perfect "
-            "proposal (Haar ESS ~ K) and the MSE is about the posterior variance / ESS with ESS <= K: 64 candidates "
-            "cannot match 1024 from any proposal. At equal K the aligned target is never worse (last column).",
+            "`aligned`: matrix-Fisher draws around the Kabsch alignment. At high noise the posterior over rotations "
+            "is broad, Haar is already a near-perfect proposal and i.i.d. candidates leave an error ~ posterior "
+            "variance / K, so 64 draws from any proposal cannot match 1024. `aligned-coset` leaves i.i.d. draws "
+            "there: a cloud whose concentration kappa s1 is below 4 uses the coset of a randomly conjugated "
+            "icosahedral group (60 rotations; the other 4 slots get weight 0), which is exactly unbiased and "
+            "integrates smooth posteriors almost exactly (symviz/proposals.py); elsewhere it is `aligned`. The goal is "
+            "judged on `aligned-coset`. Where it misses (the middle), the posterior is too narrow for 60 coset "
+            "points and too wide for 64 Fisher draws.",
         ]
     )
 

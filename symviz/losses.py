@@ -65,7 +65,8 @@ class DenoisingLoss:
             the ET-Flow reference code — outside the theory, docs/theory.md#norm-loss).
         temperature: softmax temperature of the orbit weights (default 1 = exact posterior).
         proposal: how the orbit candidates are drawn (default ``"haar"``; ``"aligned"``, ``"aligned-scored"`` or
-            a :class:`symviz.proposals.AlignedProposal` for SO(3) and SO(3) x permutations), passed to
+            a :class:`symviz.proposals.AlignedProposal` for SO(3) and SO(3) x permutations, ``"aligned-coset"``
+            for SO(3) alone), passed to
             :func:`symviz.orbit.orbit_target`.
     """
 

@@ -209,7 +209,9 @@ def orbit_target(
         proposal: how the K - 1 (K without identity) candidates are drawn: ``"haar"`` (default, i.i.d. Haar
             x uniform), ``"aligned"`` (matrix-Fisher draws around the Kabsch alignment of each candidate
             permutation, mixed with Haar; ``SO3()`` or ``Product(SO3(), H)`` only), ``"aligned-scored"`` (the
-            finite factor drawn by its posterior mass too) or a :class:`symviz.proposals.AlignedProposal`.
+            finite factor drawn by its posterior mass too), ``"aligned-coset"`` (``SO3()``: where the posterior is
+            broad, the coset of a randomly conjugated icosahedral group instead; K >= 60;
+            docs/theory.md#coset-estimator) or a :class:`symviz.proposals.AlignedProposal`.
             The logits then subtract ``log nu(g_k)`` (paper §3.4), slot 0 included; see symviz.proposals.
     Returns:
         :class:`OrbitTarget`.

@@ -681,3 +681,121 @@ def test_scored_automorphisms_lift_the_ess_at_low_noise(gen):
     uni = orbit_target(y_b, xt, a, s, Product(SO3(), aut), 64, generator=gen, proposal="aligned")
     sco = orbit_target(y_b, xt, a, s, Product(SO3(), aut), 64, generator=gen, proposal="aligned-scored")
     assert float(sco.ess.median()) > 1.5 * float(uni.ess.median())
+
+
+# ----------------------------------------------------------------------------------------------
+# The coset estimator (a randomly conjugated icosahedral group where the posterior is broad)
+# ----------------------------------------------------------------------------------------------
+
+
+def _haar_moment(idx, rule):
+    """E[prod_m R[i_m, j_m]] under Haar, by the quadrature rule (independent of any finite group)."""
+    r, w, _ = rule
+    prod = torch.ones_like(w)
+    for i, j in idx:
+        prod = prod * r[:, i, j]
+    return float((w * prod).sum())
+
+
+def _group_moment(idx, table):
+    prod = torch.ones(table.shape[0], dtype=F64)
+    for i, j in idx:
+        prod = prod * table[:, i, j]
+    return float(prod.mean())
+
+
+def test_icosahedral_rotations_form_a_group_that_integrates_low_degrees_like_haar(gen):
+    from symviz.proposals import icosahedral_rotations
+
+    g = icosahedral_rotations()
+    assert g.shape == (60, 3, 3) and torch.equal(g[0], torch.eye(3, dtype=F64))
+    assert torch.allclose(g @ g.transpose(-1, -2), torch.eye(3, dtype=F64).expand(60, 3, 3), atol=1e-12)
+    assert torch.allclose(torch.linalg.det(g), torch.ones(60, dtype=F64), atol=1e-12)
+    flat = g.reshape(60, 9)
+    assert torch.cdist(flat, flat).add(torch.eye(60, dtype=F64)).min() > 0.5  # 60 distinct rotations
+    prods = (g[:, None] @ g[None]).reshape(-1, 9)  # closed under composition
+    assert (prods[:, None] - flat[None]).norm(dim=-1).min(-1).values.max() < 1e-9
+    # moments of degree 1 to 4 of the entries equal Haar's (the group has no invariants of degree 1..5)
+    rule = _so3_rule()
+    octa = cube_rotations(F64)  # the cube's group has an invariant of degree 4: the same check must fail there
+    worst, worst_oct = 0.0, 0.0
+    for degree in (1, 2, 3, 4):
+        for _ in range(12):
+            idx = torch.randint(0, 3, (degree, 2), generator=gen).tolist()
+            ref = _haar_moment(idx, rule)
+            worst = max(worst, abs(_group_moment(idx, g) - ref))
+            if degree == 4:
+                worst_oct = max(worst_oct, abs(_group_moment(idx, octa) - ref))
+    assert worst < 1e-9
+    quartic = [[0, 0], [0, 0], [0, 0], [0, 0]]  # E[R_00^4]: 1/5 under Haar; 1/3 over the cube's rotations
+    assert abs(_group_moment(quartic, g) - _haar_moment(quartic, rule)) < 1e-9
+    assert abs(_group_moment(quartic, octa) - _haar_moment(quartic, rule)) > 0.1 and worst_oct >= 0.0
+
+
+def _always_coset():
+    return AlignedProposal(coset_below=math.inf)
+
+
+def test_coset_estimator_is_exactly_unbiased(gen):
+    """The coset H g* of the generating element, weighted by L: the exact conditional mean given the coset."""
+    assert _unbiasedness_z(_always_coset(), 60, gen) < 4.0
+
+
+def test_unbiasedness_check_catches_coset_weights_with_a_proposal_density(gen, monkeypatch):
+    """The coset's weights are L alone; dividing by the Fisher density as well (as for the draws) is biased."""
+    keep = AlignedProposal._coset
+
+    def wrong(self, r, log_nu, svd, generator):
+        r2, nu = keep(self, r, log_nu, svd, generator)
+        return r2, torch.where(torch.isinf(nu), nu, self._log_nu(r2, svd, None))
+
+    monkeypatch.setattr(AlignedProposal, "_coset", wrong)
+    assert _unbiasedness_z(_always_coset(), 60, gen) > 8.0
+
+
+def test_coset_only_where_the_posterior_is_broad_and_the_choice_ignores_the_pose(gen):
+    from symviz.proposals import COSET_BELOW
+
+    x0 = _cloud(20, gen, 0.5)
+    rot = SO3().sample(1, generator=gen, dtype=F64)[0]
+    for t, coset in ((0.15, False), (0.9, True)):
+        xt, a, s = _noisy(x0, t, gen)
+        for y in (x0, x0 @ rot.T):  # a rotated x0 (and its x_t) makes the same choice
+            xt_y = xt if y is x0 else xt @ rot.T
+            res = orbit_target(y, xt_y, a, s, SO3(), 64, generator=gen, proposal="aligned-coset")
+            kappa = a / s**2 * float(torch.linalg.svdvals(_cross(xt_y, y))[0])
+            assert (kappa < COSET_BELOW) == coset
+            r = res.elements
+            if coset:  # slots 0-59: a conjugated icosahedral group, the rest weight 0
+                flat = r[:60].reshape(60, 9)
+                prods = (r[:60, None] @ r[None, :60]).reshape(-1, 9)
+                assert (prods[:, None] - flat[None]).norm(dim=-1).min(-1).values.max() < 1e-9
+                assert torch.all(res.weights[60:] == 0) and res.ess > 20
+            else:
+                assert torch.all(res.weights[60:] > 0)
+
+
+def test_coset_target_matches_quadrature_at_high_noise(gen):
+    x0 = _cloud(20, gen, 0.5)
+    xt, a, s = _noisy(x0, 0.8, gen)
+    ref = _posterior_mean_quadrature(x0, xt, a, s)
+    err = {}
+    for name, prop, k in (("coset", "aligned-coset", 64), ("haar", "haar", 1024)):
+        res = orbit_target(x0.expand(16, 20, 3), xt, a, s, SO3(), k, generator=gen, proposal=prop)
+        err[name] = float((res.target - ref).pow(2).sum((-1, -2)).mean())
+    assert err["coset"] < 0.05 * err["haar"], err
+
+
+def test_coset_needs_the_identity_slot_and_60_slots_and_checks_its_threshold(gen):
+    x0 = _cloud(8, gen)
+    xt, a, s = _noisy(x0, 0.95, gen)  # broad posterior: the coset would be used
+    for k, ident in ((32, True), (64, False)):
+        res = orbit_target(x0, xt, a, s, SO3(), k, generator=gen, include_identity=ident, proposal=_always_coset())
+        assert torch.all(res.weights > 0)  # Fisher / Haar draws, no zero-weight padding
+    for bad in (0, -1.0, True, "6", math.nan):
+        with pytest.raises(ValueError, match="coset_below"):
+            AlignedProposal(coset_below=bad)
+    assert "coset_below=4.0" in repr(resolve_proposal("aligned-coset", SO3()))
+    perms = Product(SO3(), Permutations(torch.tensor([[0, 1, 2, 3, 4, 5, 6, 7], [1, 0, 2, 3, 4, 5, 6, 7]])))
+    with pytest.raises(ValueError, match="SO3\\(\\) alone"):
+        orbit_target(x0, xt, a, s, perms, 64, proposal="aligned-coset")

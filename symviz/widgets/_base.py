@@ -85,11 +85,11 @@ def new_figure(cols: int = 1, width: int = 520, height: int = 430, titles=None) 
 # carries only the edit id (what ``batch_update`` and edit-completed callbacks wait for); the layout one goes to the
 # trait the kernel listens on (plotly 7.1 writes it to ``_js2py_widget_layoutDelta``, which no kernel trait has).
 _TRACE_DELTAS_JS = re.compile(
-    r'_sendTraceDeltas\((\w+)\)\{[^{}]*\{[^{}]*\}var (\w+)=\{trace_deltas:\w+,trace_edit_id:\1\};'
+    r"_sendTraceDeltas\((\w+)\)\{[^{}]*\{[^{}]*\}var (\w+)=\{trace_deltas:\w+,trace_edit_id:\1\};"
     r'this\.model\.set\("_js2py_traceDeltas",\2\),this\.touch\(\)\}'
 )
 _LAYOUT_DELTA_JS = re.compile(
-    r'_sendLayoutDelta\((\w+)\)\{var (\w+)=[^{}]*?,(\w+)=\{layout_delta:\2,layout_edit_id:\1\};'
+    r"_sendLayoutDelta\((\w+)\)\{var (\w+)=[^{}]*?,(\w+)=\{layout_delta:\2,layout_edit_id:\1\};"
     r'this\.model\.set\("_js2py_(?:widget_)?layoutDelta",\3\),this\.touch\(\)\}'
 )
 
@@ -100,13 +100,17 @@ def lean_widget_bundle(source: str) -> str | None:
     if len(_TRACE_DELTAS_JS.findall(source)) != 1 or len(_LAYOUT_DELTA_JS.findall(source)) != 1:
         return None
     source = _TRACE_DELTAS_JS.sub(
-        lambda m: f'_sendTraceDeltas({m[1]}){{this.model.set("_js2py_traceDeltas",'
-        f"{{trace_deltas:[],trace_edit_id:{m[1]}}}),this.touch()}}",
+        lambda m: (
+            f'_sendTraceDeltas({m[1]}){{this.model.set("_js2py_traceDeltas",'
+            f"{{trace_deltas:[],trace_edit_id:{m[1]}}}),this.touch()}}"
+        ),
         source,
     )
     return _LAYOUT_DELTA_JS.sub(
-        lambda m: f'_sendLayoutDelta({m[1]}){{this.model.set("_js2py_layoutDelta",'
-        f"{{layout_delta:{{}},layout_edit_id:{m[1]}}}),this.touch()}}",
+        lambda m: (
+            f'_sendLayoutDelta({m[1]}){{this.model.set("_js2py_layoutDelta",'
+            f"{{layout_delta:{{}},layout_edit_id:{m[1]}}}),this.touch()}}"
+        ),
         source,
     )
 
