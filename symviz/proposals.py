@@ -124,8 +124,9 @@ def _icosahedral_cpu() -> torch.Tensor:
 
 
 def icosahedral_rotations(dtype=torch.float64, device=None) -> torch.Tensor:
-    """The 60 rotations of the icosahedral group ``(60, 3, 3)``, identity first (the largest finite subgroup of
-    SO(3) that spreads over all of it: its averages integrate the Wigner functions of degree 1 to 5 exactly)."""
+    """The 60 rotations of the icosahedral group ``(60, 3, 3)``, identity first: the largest finite subgroup of
+    SO(3) other than the cyclic and dihedral ones (which keep to one or two axes); its averages integrate the
+    Wigner functions of degree 1 to 5 exactly (it has no invariants there)."""
     return _icosahedral_cpu().to(dtype=dtype, device=device)
 
 
@@ -199,7 +200,7 @@ class AlignedProposal:
         if coset_below is not None and not (
             isinstance(coset_below, (int, float)) and not isinstance(coset_below, bool) and 0 < coset_below <= math.inf
         ):
-            raise ValueError(f"coset_below must be None or a positive concentration (e.g. 6.0); got {coset_below!r}")
+            raise ValueError(f"coset_below must be None or a positive concentration (e.g. 4.0); got {coset_below!r}")
         self.defensive, self.permutations, self.max_concentration = float(defensive), permutations, max_concentration
         self.coset_below = None if coset_below is None else float(coset_below)
 
