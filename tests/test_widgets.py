@@ -466,7 +466,16 @@ def test_loading_note_only_in_a_kernel_and_hides_itself(monkeypatch):
     assert isinstance(fig, go.FigureWidget)
 
 
-@pytest.mark.parametrize("make", [lambda: sw.OrbitExplorer(t=0.3, K=16), lambda: sw.TargetField(group="C6", t=0.3)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: sw.OrbitExplorer(t=0.3, K=16),
+        lambda: sw.TargetField(group="C6", t=0.3),
+        lambda: sw.GroupActionExplorer(group="D4", element=5),
+        lambda: sw.ForwardDiffusion(t=0.3),
+    ],
+    ids=["OrbitExplorer", "TargetField", "GroupActionExplorer", "ForwardDiffusion"],
+)
 def test_legend_is_static_html_not_redrawn_by_plotly(make):
     """Plotly redraws its own legend and colour bars on every slider step; these views show an HTML legend
     instead, naming every trace, and the figure has neither."""
@@ -488,3 +497,25 @@ def test_orbit_explorer_skipping_unchanged_traces_leaves_the_same_picture():
     for a, b in zip(w.fig.data, fresh.fig.data):
         for key in ("x", "y"):
             np.testing.assert_allclose(np.asarray(getattr(a, key), float), np.asarray(getattr(b, key), float))
+
+
+def test_group_action_explorer_skipping_unchanged_traces_leaves_the_same_picture():
+    """The orbit and x0 are resent only when the group or the data change; after any sequence of steps the
+    picture equals a freshly built explorer's (a stale orbit after a group switch would differ)."""
+    w = sw.GroupActionExplorer(group="D4", element=5)
+    steps = ({"element": 2}, {"group": "O2", "angle": 40.0}, {"reflect": True}, {"group": "C6"}, {"element": 3})
+    for step in steps:
+        w.update(**step)
+    fresh = sw.GroupActionExplorer(**w.params)
+    assert same(shown(w), shown(fresh))
+    assert [tr.mode for tr in w.fig.data] == [tr.mode for tr in fresh.fig.data]
+    w.update(group="SO2", angle=10.0)
+    assert w.fig.data[0].mode == "lines" and not same(shown(w), shown(fresh))
+
+
+def test_marker_heavy_traces_are_webgl_and_paint_order_keeps_targets_on_top():
+    """WebGL is painted above SVG: the views that moved markers to WebGL keep what must stay visible on top."""
+    fd = sw.ForwardDiffusion(t=0.3)
+    assert [tr.type for tr in fd.fig.data] == ["scattergl"] * 3  # x0, x_t, E[x0|x_t], drawn in this order
+    tf = sw.TargetField(group="C6", t=0.3)
+    assert [tr.type for tr in tf.fig.data] == ["scatter", "scatter", "scattergl", "scattergl"]  # lines under markers

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from symviz import explore
 from symviz.groups import O2
-from symviz.widgets._base import View, as_widget, curves, new_figure, polyline, slider_opts
+from symviz.widgets._base import View, as_widget, curves, legend_html, new_figure, polyline, slider_opts
 
 __all__ = ["GroupActionExplorer"]
 
@@ -66,12 +66,21 @@ class GroupActionExplorer(View):
         )
         f.update_xaxes(range=[-1.6, 1.6])
         f.update_yaxes(range=[-1.6, 1.6])
+        # an HTML legend: plotly's own was redrawn on every step (half of plotly's time per step in Chromium)
+        self.legend = legend_html(f, ["—", "●", "●"], note="The orbit: a circle for SO2 and O2, its points otherwise.")
         self._wire()
+        self._drawn_orbit = None
         self.update()
         self.fig = as_widget(self.fig)  # born with every trace and the first frame
         c = self.controls
         self.widget = W.VBox(
-            [W.HBox([c["group"], c["reflect"]]), W.HBox([c["element"], c["angle"]]), self.readout, self.fig]
+            [
+                W.HBox([c["group"], c["reflect"]]),
+                W.HBox([c["element"], c["angle"]]),
+                self.readout,
+                self.fig,
+                self.legend,
+            ]
         )
 
     def compute(self, **p):
@@ -109,17 +118,20 @@ class GroupActionExplorer(View):
 
     def draw(self, fr) -> None:
         d = self.fig.data
-        finite = fr.num_elements is not None
-        if finite:
-            p = fr.orbit.reshape(-1, 2)
-            d[0].update(x=p[:, 0], y=p[:, 1], mode="markers", marker=dict(color="#cccccc", size=7))
-        else:
-            x, y = curves(fr.orbit)
-            d[0].update(x=x, y=y, mode="lines")
         labels = [str(i) for i in range(fr.x0.shape[0])]
-        for i, pts in ((1, fr.x0), (2, fr.gx0)):
-            x, y = polyline(pts, closed=True)
-            d[i].update(x=x, y=y, text=labels + [""] * (len(x) - len(labels)))
+        key = (fr.group, fr.x0.tobytes())
+        if key != self._drawn_orbit:  # the orbit and x0 change only with the group or the data
+            self._drawn_orbit = key
+            if fr.num_elements is not None:
+                p = fr.orbit.reshape(-1, 2)
+                d[0].update(x=p[:, 0], y=p[:, 1], mode="markers", marker=dict(color="#cccccc", size=7))
+            else:
+                x, y = curves(fr.orbit)
+                d[0].update(x=x, y=y, mode="lines")
+            x, y = polyline(fr.x0, closed=True)
+            d[1].update(x=x, y=y, text=labels + [""] * (len(x) - len(labels)))
+        x, y = polyline(fr.gx0, closed=True)
+        d[2].update(x=x, y=y, text=labels + [""] * (len(x) - len(labels)))
 
     def describe(self, fr) -> str:
         m = fr.matrix

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from symviz import explore
-from symviz.widgets._base import View, as_widget, new_figure
+from symviz.widgets._base import View, as_widget, legend_html, new_figure
 
 __all__ = ["ForwardDiffusion"]
 
@@ -54,19 +54,23 @@ class ForwardDiffusion(View):
         self.fig = new_figure(width=520, height=500)
         f = self.fig
         x0 = self.frames.x0.reshape(-1, 2)
+        # markers only, so WebGL (drawn in trace order) and an HTML legend: in Chromium the SVG markers and
+        # plotly's own legend were most of each step's redraw (measured with Plotly.update on this figure)
         f.add_trace(
-            go.Scatter(name="x0 (data)", x=x0[:, 0], y=x0[:, 1], mode="markers", marker=dict(color="#bbbbbb", size=6))
+            go.Scattergl(name="x0 (data)", x=x0[:, 0], y=x0[:, 1], mode="markers", marker=dict(color="#bbbbbb", size=6))
         )
-        f.add_trace(go.Scatter(name="x_t", mode="markers", marker=dict(color="#d62728", size=5, opacity=0.7)))
+        f.add_trace(go.Scattergl(name="x_t", mode="markers", marker=dict(color="#d62728", size=5, opacity=0.7)))
         f.add_trace(
-            go.Scatter(name="E[x0 | x_t]", mode="markers", marker=dict(color="#1f77b4", size=6, symbol="diamond"))
+            go.Scattergl(name="E[x0 | x_t]", mode="markers", marker=dict(color="#1f77b4", size=6, symbol="diamond"))
         )
         f.update_xaxes(range=[-3.5, 3.5])
         f.update_yaxes(range=[-3.5, 3.5])
+        self.legend = legend_html(f, ["●", "●", "◆"])
         self._wire()
         self.update()
         self.fig = as_widget(self.fig)  # born with every trace and the first frame
-        self.widget = W.VBox([W.HBox([self.controls["t"], self.controls["show_denoised"]]), self.readout, self.fig])
+        c = self.controls
+        self.widget = W.VBox([W.HBox([c["t"], c["show_denoised"]]), self.readout, self.fig, self.legend])
 
     def index(self, t) -> int:
         """The precomputed frame nearest to ``t``."""
