@@ -519,3 +519,12 @@ def test_marker_heavy_traces_are_webgl_and_paint_order_keeps_targets_on_top():
     assert [tr.type for tr in fd.fig.data] == ["scattergl"] * 3  # x0, x_t, E[x0|x_t], drawn in this order
     tf = sw.TargetField(group="C6", t=0.3)
     assert [tr.type for tr in tf.fig.data] == ["scatter", "scatter", "scattergl", "scattergl"]  # lines under markers
+
+
+def test_target_field_skipping_unchanged_traces_leaves_the_same_picture():
+    w = sw.TargetField(group="C6", t=0.3)
+    for step in ({"t": 0.5}, {"group": "D4"}, {"t": 0.1}, {"group": "SO2"}, {"t": 0.7}):
+        w.update(**step)
+    fresh = sw.TargetField(**w.params)
+    assert same(shown(w), shown(fresh))
+    assert [tr.mode for tr in w.fig.data] == [tr.mode for tr in fresh.fig.data]

@@ -8,7 +8,6 @@ valid value works again.
 
 from __future__ import annotations
 
-import functools
 import html
 import re
 import uuid
@@ -115,9 +114,9 @@ def lean_widget_bundle(source: str) -> str | None:
     )
 
 
-@functools.cache
 def _plotly_bundle() -> str:
-    """The JS module of symviz's FigureWidget: :func:`lean_widget_bundle` of plotly's, or plotly's own."""
+    """The JS module of symviz's FigureWidget (read once, when the class is defined): :func:`lean_widget_bundle`
+    of plotly's, or plotly's own."""
     own = go.FigureWidget._esm  # anywidget turns plotly's path into a FileContents, whose str() is the text
     source = own.read_text(encoding="utf-8") if isinstance(own, Path) else str(own)
     return lean_widget_bundle(source) or source

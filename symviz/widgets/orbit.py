@@ -29,15 +29,6 @@ def k_slider_options(max_k: int = 512, current: int | None = None) -> tuple[int,
     return tuple(sorted(stops))
 
 
-# WebGL traces: at K = 512 a slider step restyles 1000 markers, each with its own colour and size, and plotly's
-# SVG renderer then redraws every point (the restyle alone, Plotly.update on this figure in headless Chromium:
-# median 80 to 130 ms, worst 190 ms; with WebGL: median 30 to 50 ms, worst 70 ms). All traces are WebGL, not only
-# the candidates: a WebGL layer is painted above the SVG one, and x0 and the targets must stay on top. Each
-# OrbitExplorer holds two WebGL contexts (plotly's drawing and hover-picking layers; Chromium keeps 16 alive).
-# ``benchmarks/browser_latency.py`` measures the whole key-press-to-repaint path.
-_Scatter = go.Scattergl
-
-
 def _orbit_xy(orbit: np.ndarray, finite: bool):
     """Finite groups: all orbit points; continuous ones: each point's circle as a line."""
     if finite:
@@ -115,9 +106,14 @@ class OrbitExplorer(View):
             titles=("orbit, candidates and targets", "posterior over the group"),
         )
         f = self.fig
-        f.add_trace(_Scatter(name="orbit of x0", mode="lines", line=dict(color="#bbbbbb", width=1.5)), 1, 1)
+        # WebGL traces: at K = 512 a step restyles 1000 markers, each with its own colour and size, and plotly's
+        # SVG renderer redrew every point (Plotly.update on this figure in headless Chromium: median 80 to 130 ms,
+        # worst 190 ms; WebGL: median 30 to 50 ms, worst 70 ms). All traces, not only the candidates: WebGL is
+        # painted above SVG, and x0 and the targets must stay on top. Two WebGL contexts per explorer (plotly's
+        # drawing and hover-picking layers; Chromium keeps 16 alive).
+        f.add_trace(go.Scattergl(name="orbit of x0", mode="lines", line=dict(color="#bbbbbb", width=1.5)), 1, 1)
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="candidates g_k·x0",
                 mode="markers",
                 marker=dict(colorscale="Viridis", cmin=0, cmax=1),  # w_k / max w; explained in the HTML legend
@@ -126,7 +122,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="x0",
                 mode="markers+lines",
                 line=dict(color="black", width=1),
@@ -136,7 +132,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="x_t",
                 mode="markers+lines",
                 line=dict(color="#d62728", width=1, dash="dot"),
@@ -146,7 +142,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="MC target",
                 mode="markers+lines",
                 line=dict(color="#1f77b4", width=1),
@@ -156,7 +152,7 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="exact target",
                 mode="markers+lines",
                 line=dict(color="#2ca02c", width=1),
@@ -166,26 +162,24 @@ class OrbitExplorer(View):
             1,
         )
         f.add_trace(
-            _Scatter(name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c"), showlegend=False),
+            go.Scattergl(name="exact posterior (rotations)", mode="lines", line=dict(color="#2ca02c")),
             1,
             2,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="exact posterior (reflections)",
                 mode="lines",
                 line=dict(color="#9467bd", dash="dash"),
-                showlegend=False,
             ),
             1,
             2,
         )
         f.add_trace(
-            _Scatter(
+            go.Scattergl(
                 name="K·w_k",
                 mode="markers",
                 marker=dict(size=7, opacity=0.8, cmin=0, cmax=1, colorscale=[[0, "#1f77b4"], [1, "#9467bd"]]),
-                showlegend=False,
             ),
             1,
             2,
@@ -336,7 +330,7 @@ class TargetField(View):
     def draw(self, fr) -> None:
         d = self.fig.data
         key = (fr.group, fr.x0.tobytes())
-        if key != self._drawn_orbit:  # the orbit changes only with the group or x0, not with t
+        if key != self._drawn_orbit:  # the orbit and x0 change only with the group, not with t
             self._drawn_orbit = key
             finite = fr.orbit.shape[0] < 100
             ox, oy = _orbit_xy(fr.orbit[:, None, :], finite)
@@ -346,10 +340,10 @@ class TargetField(View):
                 mode="markers" if finite else "lines",
                 marker=dict(color="#999999", size=8, symbol="circle-open"),
             )
+            d[3].update(x=fr.x0[:, 0], y=fr.x0[:, 1])
         sx, sy = segments(fr.points, fr.targets)
         d[1].update(x=sx, y=sy)
         d[2].update(x=fr.targets[:, 0], y=fr.targets[:, 1])
-        d[3].update(x=fr.x0[:, 0], y=fr.x0[:, 1])
 
     def describe(self, fr) -> str:
         r = np.linalg.norm(fr.targets, axis=1)
